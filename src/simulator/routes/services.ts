@@ -1,0 +1,25 @@
+import { HttpError, sendJson, setMetaHeaders } from '../http-kit.ts';
+import { parseQueryOptions } from '../query-params.ts';
+import { authorize, blockIfAsked, lookupAllocation, requireMethod, type RouteContext } from './context.ts';
+
+/** `GET /v1/allocation/:id/services`: read-job in the request's namespace, which must be the allocation's. */
+export async function allocationServices(ctx: RouteContext): Promise<void> {
+  requireMethod(ctx, 'GET');
+  const query = parseQueryOptions(ctx.url.searchParams);
+  const authority = authorize(ctx);
+  if (!authority.can(query.namespace, 'read-job')) throw new HttpError(403, 'Permission denied');
+  const id = ctx.segments[0] ?? '';
+  lookupAllocation(ctx.sim, id);
+  const { store } = ctx.sim;
+  // Nomad raises the services index to at least 1.
+  const servicesIndex = (): bigint => (store.tableIndex.services > 1n ? store.tableIndex.services : 1n);
+  await blockIfAsked(ctx, query, servicesIndex);
+  if (ctx.signal.aborted) return;
+  const alloc = lookupAllocation(ctx.sim, id);
+  if (alloc === undefined || alloc.Namespace !== query.namespace) throw new HttpError(404, 'allocation not found');
+  const registrations = [...store.services.values()]
+    .filter((s) => s.AllocID === alloc.ID)
+    .sort((a, b) => (a.ID < b.ID ? -1 : a.ID > b.ID ? 1 : 0));
+  setMetaHeaders(ctx.res, { index: servicesIndex() });
+  sendJson(ctx.req, ctx.res, registrations, query.pretty);
+}
