@@ -15,6 +15,7 @@ import {
   decodeServiceRegistrations,
   decodeStopResponse,
 } from './decode.ts';
+import { NomadDecodeError } from './errors.ts';
 import { createNomadTransport } from './http.ts';
 import type { BlockingOptions, NomadHttpRequest, NomadTlsOptions } from './http.ts';
 import type { Dispatcher } from 'undici';
@@ -51,6 +52,10 @@ export interface NomadClient {
    * must be the allocation's (Nomad answers 404 otherwise).
    */
   allocationServices(id: string, options?: NomadReadOptions): Promise<NomadList<ServiceRegistration>>;
+  /** `GET /v1/status/leader`: the leader's RPC address; needs no ACL, so it answers "is Nomad up". */
+  statusLeader(options?: NomadCallOptions): Promise<string>;
+  /** `GET /v1/job/:id/services`: the service registrations of every allocation of a job. */
+  jobServices(jobId: string, options?: NomadReadOptions): Promise<NomadList<ServiceRegistration>>;
   /** `GET /v1/job/:id` in the call's namespace. */
   readJob(id: string, options?: NomadReadOptions): Promise<NomadItem<Job>>;
   /** `GET /v1/node/:id`. */
@@ -174,6 +179,11 @@ function perPageParam(perPage: number | undefined): string | undefined {
 }
 
 /** Creates a client with its own connection pool. Call `close()` when done. */
+function decodeLeader(value: unknown): string {
+  if (typeof value !== 'string') throw new NomadDecodeError({ jsonPath: '$', expected: 'string', received: typeof value });
+  return value;
+}
+
 export function createNomadClient(options: NomadClientOptions): NomadClient {
   const transport = createNomadTransport({
     address: options.address,
@@ -269,6 +279,16 @@ export function createNomadClient(options: NomadClientOptions): NomadClient {
 
     async allocationServices(id, opts = {}) {
       const { body, meta } = await read(`/v1/allocation/${segment(id)}/services`, opts, decodeServiceRegistrations);
+      return { items: body, meta };
+    },
+
+    async statusLeader(opts = {}) {
+      const { body } = await read('/v1/status/leader', opts, decodeLeader);
+      return body;
+    },
+
+    async jobServices(jobId, opts = {}) {
+      const { body, meta } = await read(`/v1/job/${segment(jobId)}/services`, opts, decodeServiceRegistrations);
       return { items: body, meta };
     },
 

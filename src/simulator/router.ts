@@ -2,7 +2,7 @@ import { listAllocations, readAllocation } from './routes/allocations.ts';
 import { restartAllocation, signalAllocation, stopAllocation } from './routes/alloc-lifecycle.ts';
 import { listNamespaces, readEvaluation, readJob, readNode, statusLeader } from './routes/cluster-objects.ts';
 import type { Route } from './routes/context.ts';
-import { allocationServices } from './routes/services.ts';
+import { allocationServices, jobServices } from './routes/services.ts';
 import { HttpError } from './http-kit.ts';
 
 /** A matched route: the endpoint's name (for request counts), its handler and path segments. */
@@ -62,6 +62,10 @@ export function matchRoute(pathname: string): RouteMatch | RouteMiss {
     const segments = splitSegments(pathname.slice('/v1/client/allocation/'.length));
     const action = segments.length === 2 ? CLIENT_ACTIONS[segments[1] ?? ''] : undefined;
     return action === undefined ? 'resource not found' : { ...action, segments };
+  }
+  const jobServicesMatch = /^\/v1\/job\/([^/]+)\/services$/.exec(pathname);
+  if (jobServicesMatch !== null) {
+    return { endpoint: 'GET /v1/job/:id/services', handler: jobServices, segments: [decodeURIComponent(jobServicesMatch[1] ?? '')] };
   }
   for (const [prefix, route] of Object.entries(SINGLE_OBJECT)) {
     if (pathname.startsWith(prefix)) {

@@ -10,7 +10,7 @@ export interface RawResponse {
 export async function send(
   baseUrl: string,
   path: string,
-  init: { method?: string; headers?: Record<string, string>; body?: string | Uint8Array } = {},
+  init: { method?: string; headers?: Record<string, string>; body?: string } = {},
 ): Promise<RawResponse> {
   const response = await fetch(`${baseUrl}${path}`, { method: init.method ?? 'GET', headers: init.headers, body: init.body });
   return { status: response.status, headers: response.headers, text: await response.text() };

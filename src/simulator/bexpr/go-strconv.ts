@@ -80,7 +80,7 @@ export function goUnquote(literal: string): string | undefined {
     bytes.push(...decoded.bytes);
     i = decoded.next;
   }
-  return new TextDecoder().decode(Uint8Array.from(bytes));
+  return new TextDecoder('utf-8', { ignoreBOM: true }).decode(Uint8Array.from(bytes));
 }
 
 const UINT64_MAX = (1n << 64n) - 1n;

@@ -23,3 +23,20 @@ export async function allocationServices(ctx: RouteContext): Promise<void> {
   setMetaHeaders(ctx.res, { index: servicesIndex() });
   sendJson(ctx.req, ctx.res, registrations, query.pretty);
 }
+
+/** `GET /v1/job/:id/services`: read-job in the request's namespace; registrations of the job's allocations. */
+export async function jobServices(ctx: RouteContext): Promise<void> {
+  requireMethod(ctx, 'GET');
+  const query = parseQueryOptions(ctx.url.searchParams);
+  if (!authorize(ctx).can(query.namespace, 'read-job')) throw new HttpError(403, 'Permission denied');
+  const jobId = ctx.segments[0] ?? '';
+  const { store } = ctx.sim;
+  const servicesIndex = (): bigint => (store.tableIndex.services > 1n ? store.tableIndex.services : 1n);
+  await blockIfAsked(ctx, query, servicesIndex);
+  if (ctx.signal.aborted) return;
+  const registrations = [...store.services.values()]
+    .filter((s) => s.JobID === jobId && s.Namespace === query.namespace)
+    .sort((a, b) => (a.ID < b.ID ? -1 : a.ID > b.ID ? 1 : 0));
+  setMetaHeaders(ctx.res, { index: servicesIndex() });
+  sendJson(ctx.req, ctx.res, registrations, query.pretty);
+}

@@ -44,6 +44,10 @@ describe('Nomad client against the simulator', () => {
     expect((await client.readJob(sample.JobID, { namespace: sample.Namespace })).item.ID).toBe(sample.JobID);
     expect((await client.readNode(sample.NodeID)).item.Name).toBe(sample.NodeName);
     expect((await client.readEvaluation(sample.EvalID)).item.JobID).toBe(sample.JobID);
+    const web = await client.jobServices('web');
+    const webAllocs = items.filter((a) => a.JobID === 'web' && a.Namespace === 'default' && a.ClientStatus === 'running');
+    expect(new Set(web.items.map((s) => s.AllocID))).toEqual(new Set(webAllocs.map((a) => a.ID)));
+    expect((await client.jobServices('web', { namespace: 'prod' })).items).toEqual([]);
   });
 
   it('should page with next tokens, filter, and leave task states out on request', async () => {
