@@ -1,0 +1,47 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import type { NomadClient } from './nomad/client.ts';
+import { createGatewayYoga } from './server/yoga.ts';
+
+export interface AppDeps {
+  nomad: NomadClient;
+  /** `NOMAD_TOKEN`, for callers that send no token. */
+  defaultToken: string | undefined;
+  logger: Logger;
+}
+
+export interface App {
+  /** Listens on `port` (0: an ephemeral one) and resolves with where. */
+  start(port: number, host?: string): Promise<{ port: number; url: string }>;
+  /** Stops accepting, closes open connections, and resolves when the server is closed. */
+  stop(): Promise<void>;
+}
+
+/** Wires the GraphQL endpoint onto a node:http server. Owns the server, not the Nomad client. */
+export function createApp(deps: AppDeps): App {
+  const yoga = createGatewayYoga(deps);
+  let server: Server | undefined;
+  return {
+    start: async (port, host = '127.0.0.1') => {
+      const listening = createServer(yoga);
+      server = listening;
+      await new Promise<void>((resolve, reject) => {
+        listening.once('error', reject);
+        listening.listen(port, host, () => resolve());
+      });
+      const address = listening.address() as AddressInfo;
+      const shownHost = address.address === '0.0.0.0' || address.address === '::' ? '127.0.0.1' : address.address;
+      return { port: address.port, url: `http://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${address.port}` };
+    },
+    stop: async () => {
+      const current = server;
+      server = undefined;
+      if (current === undefined) return;
+      await new Promise<void>((resolve) => {
+        current.close(() => resolve());
+        current.closeAllConnections();
+      });
+    },
+  };
+}

@@ -1,0 +1,30 @@
+import type { NomadClient } from './nomad/client.ts';
+import { createLoaders, type Loaders } from './loaders.ts';
+
+/** What every resolver gets. Built fresh per request, so nothing cached is shared between callers. */
+export interface Context {
+  nomad: NomadClient;
+  /** The caller's Nomad token (or the configured default for callers that send none). Never logged. */
+  token: string | undefined;
+  /** Per-request batching and caching of upstream reads, keyed under this caller's token. */
+  loaders: Loaders;
+}
+
+/**
+ * The caller's token: `X-Nomad-Token`, else `Authorization: Bearer <token>`, else the
+ * configured default. Headers are duck-typed: yoga's Request is a ponyfill (stack.md gotcha 4).
+ */
+export function tokenFromRequest(headers: { get(name: string): string | null }, fallback: string | undefined): string | undefined {
+  const direct = headers.get('x-nomad-token')?.trim();
+  if (direct !== undefined && direct !== '') return direct;
+  const authorization = headers.get('authorization')?.trim();
+  if (authorization !== undefined) {
+    const [scheme, value] = authorization.split(/\s+/);
+    if (scheme?.toLowerCase() === 'bearer' && value !== undefined && value !== '') return value;
+  }
+  return fallback;
+}
+
+export function createContext(nomad: NomadClient, token: string | undefined): Context {
+  return { nomad, token, loaders: createLoaders(nomad, token) };
+}

@@ -1,0 +1,86 @@
+/**
+ * `npm start`: the composition root and the only reader of the environment. Without NOMAD_ADDR
+ * the gateway runs over an embedded simulator with the demo cluster, bound to loopback.
+ */
+import { readFileSync } from 'node:fs';
+import { pino } from 'pino';
+import { createApp } from './app.ts';
+import { ConfigError, parseConfig, type Config } from './config.ts';
+import { createNomadClient, type NomadClient } from './nomad/client.ts';
+import { startSimulator, type Simulator } from './simulator/server.ts';
+
+function loadConfig(): Config {
+  try {
+    return parseConfig(process.env);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(`nomad-graphql-gateway: ${error.message}`);
+      process.exit(2);
+    }
+    throw error;
+  }
+}
+
+function readPem(path: string | undefined, name: string): string | undefined {
+  if (path === undefined) return undefined;
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (error) {
+    console.error(`nomad-graphql-gateway: cannot read ${name} (${path}): ${error instanceof Error ? error.message : String(error)}`);
+    process.exit(2);
+  }
+}
+
+const config = loadConfig();
+const logger = pino({ level: config.logLevel, redact: ['req.headers.authorization', 'req.headers["x-nomad-token"]'] });
+
+let simulator: Simulator | undefined;
+let nomad: NomadClient;
+if (config.nomad === undefined) {
+  simulator = await startSimulator({
+    host: '127.0.0.1',
+    port: 0,
+    scenario: 'demo',
+    churn: { intervalMs: 3_000 },
+    timing: { schedulerMs: 500, clientMs: 1_500 },
+  });
+  nomad = createNomadClient({ address: simulator.url });
+} else {
+  const { nomad: upstream } = config;
+  nomad = createNomadClient({
+    address: upstream.address,
+    region: upstream.region,
+    namespace: upstream.namespace,
+    timeoutMs: upstream.timeoutMs,
+    tls: upstream.address.startsWith('https:')
+      ? {
+          ca: readPem(upstream.caCertPath, 'NOMAD_CACERT'),
+          cert: readPem(upstream.clientCertPath, 'NOMAD_CLIENT_CERT'),
+          key: readPem(upstream.clientKeyPath, 'NOMAD_CLIENT_KEY'),
+          serverName: upstream.tlsServerName,
+          insecureSkipVerify: upstream.skipVerify,
+        }
+      : undefined,
+  });
+}
+
+const app = createApp({ nomad, defaultToken: config.defaultToken, logger });
+const { url } = await app.start(config.port, config.host);
+const upstreamText = simulator === undefined ? `Nomad at ${config.nomad?.address}` : `the embedded Nomad simulator at ${simulator.url} (demo cluster)`;
+logger.info(`GraphQL gateway ready at ${url}/graphql over ${upstreamText}`);
+if (config.defaultToken !== undefined) logger.info('NOMAD_TOKEN is set: callers that send no token act with it');
+
+let stopping = false;
+const shutdown = (signal: string): void => {
+  if (stopping) return;
+  stopping = true;
+  logger.info(`${signal}: shutting down`);
+  void (async () => {
+    await app.stop();
+    await nomad.close();
+    await simulator?.stop();
+    process.exit(0);
+  })();
+};
+process.on('SIGINT', () => shutdown('SIGINT'));
+process.on('SIGTERM', () => shutdown('SIGTERM'));

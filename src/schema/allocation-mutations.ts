@@ -1,0 +1,126 @@
+import type { Context } from '../context.ts';
+import { AllocationRef } from './allocation.ts';
+import { fromFull, type AllocationSource } from './allocation-source.ts';
+import { builder } from './builder.ts';
+import { ErrorCode, gatewayError, upstream } from './errors.ts';
+
+const FULL_UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** POSIX signals Nomad's drivers deliver. raw_exec and exec turn any other name into SIGINT, so refuse it here. */
+export const SIGNALS = [
+  'SIGABRT', 'SIGALRM', 'SIGBUS', 'SIGCHLD', 'SIGCONT', 'SIGFPE', 'SIGHUP', 'SIGILL', 'SIGINT', 'SIGIO', 'SIGKILL',
+  'SIGPIPE', 'SIGPROF', 'SIGQUIT', 'SIGSEGV', 'SIGSTOP', 'SIGSYS', 'SIGTERM', 'SIGTRAP', 'SIGTSTP', 'SIGTTIN',
+  'SIGTTOU', 'SIGURG', 'SIGUSR1', 'SIGUSR2', 'SIGVTALRM', 'SIGWINCH', 'SIGXCPU', 'SIGXFSZ',
+] as const;
+
+/** Mutations act on full UUIDs only: a prefix could match a different allocation by the time it runs. */
+function allocationId(raw: string | number): string {
+  const id = String(raw).trim().toLowerCase();
+  if (!FULL_UUID.test(id)) {
+    throw gatewayError(ErrorCode.BAD_USER_INPUT, `Invalid allocation id "${String(raw)}": mutations need the full UUID`, { field: 'id' });
+  }
+  return id;
+}
+
+function taskName(raw: string | null | undefined): string | undefined {
+  if (raw == null) return undefined;
+  if (raw.trim() === '') throw gatewayError(ErrorCode.BAD_USER_INPUT, '`task` cannot be empty: leave it out to target every task', { field: 'task' });
+  return raw;
+}
+
+/** The allocation as it is after the change, read fresh (the request's cache is dropped for it). */
+async function reread(id: string, ctx: Context): Promise<AllocationSource | null> {
+  ctx.loaders.allocation.clear(id);
+  const alloc = await upstream(ctx.loaders.allocation.load(id));
+  return alloc === null ? null : fromFull(alloc);
+}
+
+const StopAllocationInput = builder.inputType('StopAllocationInput', {
+  fields: (t) => ({
+    id: t.id({ required: true, description: 'The allocation\'s full UUID.' }),
+    noShutdownDelay: t.boolean({ defaultValue: false, description: 'Skip the group and task `shutdown_delay`.' }),
+  }),
+});
+
+const StopAllocationPayload = builder
+  .objectRef<{ evalId: string; index: bigint; allocation: AllocationSource | null }>('StopAllocationPayload')
+  .implement({
+    fields: (t) => ({
+      evalId: t.exposeID('evalId', { description: 'The `alloc-stop` evaluation Nomad created.' }),
+      index: t.field({ type: 'Uint64', description: 'The raft index of the change.', resolve: (p) => p.index }),
+      allocation: t.field({
+        type: AllocationRef,
+        nullable: true,
+        description: 'The allocation right after the request: its desired transition is set; the scheduler stops it shortly after.',
+        resolve: (p) => p.allocation,
+      }),
+    }),
+  });
+
+const SignalAllocationInput = builder.inputType('SignalAllocationInput', {
+  fields: (t) => ({
+    id: t.id({ required: true }),
+    signal: t.string({ required: true, description: `A POSIX signal name: ${SIGNALS.join(', ')}.` }),
+    task: t.string({ description: 'One task; every task when left out.' }),
+  }),
+});
+
+const RestartAllocationInput = builder.inputType('RestartAllocationInput', {
+  fields: (t) => ({
+    id: t.id({ required: true }),
+    task: t.string({ description: 'Restart only this task. Cannot be combined with `allTasks`.' }),
+    allTasks: t.boolean({ defaultValue: false, description: 'Restart every task, those that already finished included.' }),
+  }),
+});
+
+const AllocationPayload = (name: string) =>
+  builder.objectRef<{ allocation: AllocationSource | null }>(name).implement({
+    fields: (t) => ({
+      allocation: t.field({ type: AllocationRef, nullable: true, resolve: (p) => p.allocation }),
+    }),
+  });
+
+const SignalAllocationPayload = AllocationPayload('SignalAllocationPayload');
+const RestartAllocationPayload = AllocationPayload('RestartAllocationPayload');
+
+builder.mutationFields((t) => ({
+  stopAllocation: t.field({
+    type: StopAllocationPayload,
+    description: 'Stops an allocation; for a service job Nomad places a replacement (see `nextAllocation`). Needs `alloc-lifecycle`.',
+    args: { input: t.arg({ type: StopAllocationInput, required: true }) },
+    resolve: async (_root, { input }, ctx) => {
+      const id = allocationId(input.id);
+      const result = await upstream(ctx.nomad.stopAllocation(id, { token: ctx.token, noShutdownDelay: input.noShutdownDelay ?? false }));
+      return { evalId: result.EvalID, index: result.Index, allocation: await reread(id, ctx) };
+    },
+  }),
+  signalAllocation: t.field({
+    type: SignalAllocationPayload,
+    description: 'Sends a signal to one task or to every task of a running allocation. Needs `alloc-lifecycle`.',
+    args: { input: t.arg({ type: SignalAllocationInput, required: true }) },
+    resolve: async (_root, { input }, ctx) => {
+      const id = allocationId(input.id);
+      const signal = input.signal.trim().toUpperCase();
+      if (!(SIGNALS as readonly string[]).includes(signal)) {
+        throw gatewayError(ErrorCode.BAD_USER_INPUT, `Unknown signal "${input.signal}"; use one of ${SIGNALS.join(', ')}`, { field: 'signal' });
+      }
+      await upstream(ctx.nomad.signalAllocation(id, { token: ctx.token, signalName: signal, task: taskName(input.task) }));
+      return { allocation: await reread(id, ctx) };
+    },
+  }),
+  restartAllocation: t.field({
+    type: RestartAllocationPayload,
+    description: 'Restarts tasks in place: one task, the running ones (default), or all of them. Needs `alloc-lifecycle`.',
+    args: { input: t.arg({ type: RestartAllocationInput, required: true }) },
+    resolve: async (_root, { input }, ctx) => {
+      const id = allocationId(input.id);
+      const task = taskName(input.task);
+      const allTasks = input.allTasks ?? false;
+      if (task !== undefined && allTasks) {
+        throw gatewayError(ErrorCode.BAD_USER_INPUT, 'Give `task` or `allTasks: true`, not both', { field: 'task' });
+      }
+      await upstream(ctx.nomad.restartAllocation(id, { token: ctx.token, taskName: task, allTasks }));
+      return { allocation: await reread(id, ctx) };
+    },
+  }),
+}));

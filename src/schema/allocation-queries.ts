@@ -1,0 +1,139 @@
+import type { GraphQLResolveInfo } from 'graphql';
+import type { Context } from '../context.ts';
+import { combineFilters, UnbalancedFilterError, whereToBexpr } from '../filters/where.ts';
+import { AllocationRef } from './allocation.ts';
+import { fetchAllocationPage, type OrderScheme } from './allocation-page.ts';
+import { fromFull, fromStub, type AllocationSource } from './allocation-source.ts';
+import { AllocationWhereInput, whereFromInput } from './allocation-where.ts';
+import { builder } from './builder.ts';
+import { ErrorCode, gatewayError, upstream } from './errors.ts';
+import { selectedFields } from './selection.ts';
+
+const FULL_UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
+/** Most candidates an ambiguous prefix reports. */
+const MAX_CANDIDATES = 20;
+
+/** Nomad's prefix rule (hex, even length without hyphens), checked here so a typo is not a 500. */
+function checkPrefix(prefix: string): void {
+  const hex = prefix.replaceAll('-', '');
+  if (!/^[0-9a-fA-F]*$/.test(hex) || hex.length % 2 !== 0 || prefix.length > 36) {
+    throw gatewayError(
+      ErrorCode.BAD_USER_INPUT,
+      `Invalid prefix "${prefix}": Nomad takes hex digits (hyphens allowed), an even number of them, at most 36 characters`,
+    );
+  }
+}
+
+/** The raw filter and the compiled `where`, refusing a raw filter that could escape its parentheses. */
+function filterFor(raw: string | undefined, where: string | undefined): string | undefined {
+  try {
+    return combineFilters(raw, where);
+  } catch (error) {
+    if (error instanceof UnbalancedFilterError) {
+      throw gatewayError(ErrorCode.BAD_USER_INPUT, `Invalid filter: ${error.message}`, { field: 'filter' });
+    }
+    throw error;
+  }
+}
+
+/** Which optional parts of the list stubs the selection needs. */
+function stubParts(info: GraphQLResolveInfo): { taskStates: boolean; resources: boolean } {
+  const fields = selectedFields(info, ['edges', 'node']);
+  return { taskStates: fields.has('taskStates') || fields.has('taskState'), resources: fields.has('allocatedResources') };
+}
+
+function wantsOppositeSide(info: GraphQLResolveInfo, backward: boolean): boolean {
+  return selectedFields(info, ['pageInfo']).has(backward ? 'hasNextPage' : 'hasPreviousPage');
+}
+
+async function resolveByPrefix(id: string, namespace: string | undefined, ctx: Context): Promise<AllocationSource | null> {
+  const hex = id.replaceAll('-', '');
+  if (hex.length < 8 || !/^[0-9a-fA-F-]+$/.test(id) || id.length > 36) {
+    throw gatewayError(ErrorCode.BAD_USER_INPUT, `Invalid allocation id "${id}": give a full UUID or a prefix of at least 8 hex digits`);
+  }
+  // Nomad needs an even number of hex digits: ask for one fewer and keep the exact matches.
+  const upstreamPrefix = hex.length % 2 === 0 ? id : id.slice(0, id.length - 1);
+  const { items } = await upstream(
+    ctx.nomad.listAllocations({ token: ctx.token, namespace: namespace ?? '*', prefix: upstreamPrefix, perPage: MAX_CANDIDATES + 1, taskStates: false }),
+  );
+  const lower = id.toLowerCase();
+  const matches = items.filter((a) => a.ID.startsWith(lower));
+  if (matches.length > 1) {
+    const candidates = matches.slice(0, MAX_CANDIDATES).map((a) => a.ID);
+    throw gatewayError(
+      ErrorCode.BAD_USER_INPUT,
+      `Allocation id prefix "${id}" is ambiguous: it matches ${candidates.join(', ')}${matches.length > MAX_CANDIDATES ? ' and more' : ''}`,
+      { candidates },
+    );
+  }
+  const [only] = matches;
+  if (only === undefined) return null;
+  const alloc = await upstream(ctx.loaders.allocation.load(only.ID));
+  return alloc === null ? null : fromFull(alloc);
+}
+
+builder.queryFields((t) => ({
+  allocations: t.connection(
+    {
+      type: AllocationRef,
+      description: `Allocations, oldest first (by ID with \`prefix\`), as a Relay connection over Nomad's paging. At most 500 per page; 50 when neither \`first\` nor \`last\` is given.`,
+      args: {
+        namespace: t.arg.string({ description: 'A namespace, or `*` for every namespace the token can read. Defaults to the gateway\'s namespace (`default`).' }),
+        prefix: t.arg.string({ description: 'Allocation ID prefix: hex digits, an even number of them.' }),
+        filter: t.arg.string({ description: 'A raw Nomad filter expression (go-bexpr) over the full allocation, e.g. `Job.Type == "batch"`.' }),
+        where: t.arg({ type: AllocationWhereInput, description: 'Typed filters, combined with `filter` by `and`.' }),
+      },
+      resolve: async (_root, args, ctx, info) => {
+        const prefix = args.prefix ?? '';
+        if (prefix !== '') checkPrefix(prefix);
+        const scheme: OrderScheme = prefix === '' ? 'create-index' : 'id';
+        const parts = stubParts(info);
+        const filter = filterFor(args.filter ?? undefined, args.where == null ? undefined : whereToBexpr(whereFromInput(args.where)));
+        const page = await fetchAllocationPage({
+          args,
+          scheme,
+          wantOppositeSide: wantsOppositeSide(info, args.last != null || args.before != null),
+          list: async ({ perPage, nextToken, reverse }) => {
+            const { items, meta } = await upstream(
+              ctx.nomad.listAllocations({
+                token: ctx.token,
+                namespace: args.namespace ?? undefined,
+                prefix: prefix === '' ? undefined : prefix,
+                filter,
+                perPage,
+                nextToken,
+                reverse,
+                taskStates: parts.taskStates,
+                resources: parts.resources,
+              }),
+            );
+            return { items, nextToken: meta.NextToken };
+          },
+        });
+        return {
+          pageInfo: page.pageInfo,
+          edges: page.edges.map((edge) => ({ cursor: edge.cursor, node: fromStub(edge.node, parts) })),
+        };
+      },
+    },
+    { description: 'A page of allocations.' },
+    { description: 'An allocation and its cursor.' },
+  ),
+  allocation: t.field({
+    type: AllocationRef,
+    nullable: true,
+    description: 'One allocation by full UUID or by a unique prefix of at least 8 hex digits; null when none exists.',
+    args: {
+      id: t.arg.id({ required: true }),
+      namespace: t.arg.string({ description: 'Where to look a prefix up. Defaults to every namespace the token can read.' }),
+    },
+    resolve: async (_root, args, ctx) => {
+      const id = String(args.id).trim();
+      if (FULL_UUID.test(id)) {
+        const alloc = await upstream(ctx.loaders.allocation.load(id.toLowerCase()));
+        return alloc === null ? null : fromFull(alloc);
+      }
+      return resolveByPrefix(id, args.namespace ?? undefined, ctx);
+    },
+  }),
+}));

@@ -1,0 +1,81 @@
+import { GraphQLError } from 'graphql';
+import { NomadDecodeError, NomadHttpError, NomadTimeoutError, NomadUnavailableError } from '../nomad/errors.ts';
+
+/** Every `extensions.code` this API returns. */
+export const ErrorCode = {
+  BAD_USER_INPUT: 'BAD_USER_INPUT',
+  FORBIDDEN: 'FORBIDDEN',
+  NOT_FOUND: 'NOT_FOUND',
+  /** The request is valid but the allocation or task is not in a state that allows it. */
+  FAILED_PRECONDITION: 'FAILED_PRECONDITION',
+  UPSTREAM_UNAVAILABLE: 'UPSTREAM_UNAVAILABLE',
+  /** Nomad answered with something this gateway cannot read. */
+  UPSTREAM_INVALID_RESPONSE: 'UPSTREAM_INVALID_RESPONSE',
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+export function gatewayError(code: ErrorCode, message: string, extensions: Record<string, unknown> = {}): GraphQLError {
+  return new GraphQLError(message, { extensions: { ...extensions, code } });
+}
+
+/**
+ * Nomad answers several user mistakes with a 500 (nomad-api.md §12). Matched on Nomad's exact
+ * texts, so a user error is never reported as an outage.
+ */
+const KNOWN_500S: readonly [RegExp, ErrorCode][] = [
+  [/^alloc lookup failed: index error: /, ErrorCode.BAD_USER_INPUT],
+  [/^Unknown allocation "/, ErrorCode.FORBIDDEN],
+  [/^task name cannot be set when restarting all tasks$/, ErrorCode.BAD_USER_INPUT],
+  [/^Task not found$/, ErrorCode.BAD_USER_INPUT],
+  [/^Could not find task runner for task: /, ErrorCode.BAD_USER_INPUT],
+  [/Task not running/, ErrorCode.FAILED_PRECONDITION],
+  [/^restart of an alloc that should not run$/, ErrorCode.FAILED_PRECONDITION],
+  [/^Failed to parse value of /, ErrorCode.BAD_USER_INPUT],
+  [/^failed to parse signal/, ErrorCode.BAD_USER_INPUT],
+];
+
+function fromHttpError(error: NomadHttpError): GraphQLError {
+  const upstream = { upstreamStatus: error.status };
+  switch (error.status) {
+    case 400:
+      return gatewayError(ErrorCode.BAD_USER_INPUT, error.nomadMessage, upstream);
+    case 403:
+      return gatewayError(ErrorCode.FORBIDDEN, `Nomad refused the request: ${error.nomadMessage}`, upstream);
+    case 404:
+      return gatewayError(ErrorCode.NOT_FOUND, error.nomadMessage, upstream);
+    default:
+      break;
+  }
+  if (error.status === 500) {
+    const known = KNOWN_500S.find(([pattern]) => pattern.test(error.nomadMessage));
+    if (known !== undefined) {
+      const message = known[1] === ErrorCode.FORBIDDEN ? `Not allowed to read this allocation (Nomad: ${error.nomadMessage})` : error.nomadMessage;
+      return gatewayError(known[1], message, upstream);
+    }
+  }
+  return gatewayError(ErrorCode.UPSTREAM_UNAVAILABLE, `Nomad failed: ${error.status} ${error.nomadMessage}`, upstream);
+}
+
+/**
+ * Maps an error from the Nomad client to a coded GraphQL error. Anything else is returned as
+ * is, and yoga masks it as an unexpected error.
+ */
+export function toGraphQLError(error: unknown): unknown {
+  if (error instanceof GraphQLError) return error;
+  if (error instanceof NomadHttpError) return fromHttpError(error);
+  if (error instanceof NomadTimeoutError) return gatewayError(ErrorCode.UPSTREAM_UNAVAILABLE, 'Nomad did not answer in time');
+  if (error instanceof NomadUnavailableError) return gatewayError(ErrorCode.UPSTREAM_UNAVAILABLE, 'Nomad is unreachable');
+  if (error instanceof NomadDecodeError) {
+    return gatewayError(ErrorCode.UPSTREAM_INVALID_RESPONSE, `Nomad sent a response this gateway cannot read (at ${error.jsonPath})`);
+  }
+  return error;
+}
+
+/** Awaits an upstream call, turning its failure into a coded GraphQL error. */
+export async function upstream<T>(call: Promise<T>): Promise<T> {
+  try {
+    return await call;
+  } catch (error) {
+    throw toGraphQLError(error);
+  }
+}

@@ -1,0 +1,66 @@
+import { pino } from 'pino';
+import { afterAll, beforeAll } from 'vitest';
+import { createApp, type App } from '../../src/app.ts';
+import { createNomadClient, type NomadClient } from '../../src/nomad/client.ts';
+import { startSimulator, type Simulator, type SimulatorOptions } from '../../src/simulator/server.ts';
+
+export interface GraphQLResponse {
+  status: number;
+  data?: Record<string, unknown> | null;
+  errors?: { message: string; path?: (string | number)[]; extensions?: Record<string, unknown> }[];
+}
+
+export interface GatewayStack {
+  sim: Simulator;
+  /** Base URL of the gateway, e.g. http://127.0.0.1:43121 */
+  url: string;
+  /** POSTs one operation to /graphql and returns the parsed body. */
+  graphql(query: string, variables?: Record<string, unknown>, headers?: Record<string, string>): Promise<GraphQLResponse>;
+}
+
+export interface GatewayStackOptions {
+  simulator?: SimulatorOptions;
+  /** The gateway's NOMAD_TOKEN. */
+  defaultToken?: string;
+}
+
+/** Starts a simulator and a gateway over it (both on port 0) and stops them when done. */
+export async function startGatewayStack(options: GatewayStackOptions = {}): Promise<GatewayStack & { stop(): Promise<void> }> {
+  const sim = await startSimulator({ timing: { schedulerMs: 5, clientMs: 5 }, ...options.simulator });
+  const nomad: NomadClient = createNomadClient({ address: sim.url });
+  const app: App = createApp({ nomad, defaultToken: options.defaultToken, logger: pino({ level: 'silent' }) });
+  const { url } = await app.start(0);
+  return {
+    sim,
+    url,
+    graphql: async (query, variables, headers = {}) => {
+      const response = await fetch(`${url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json, application/json', ...headers },
+        body: JSON.stringify({ query, variables }),
+      });
+      const body = (await response.json()) as Omit<GraphQLResponse, 'status'>;
+      return { status: response.status, ...body };
+    },
+    stop: async () => {
+      await app.stop();
+      await nomad.close();
+      await sim.stop();
+    },
+  };
+}
+
+/** `startGatewayStack` for the enclosing describe: started in beforeAll, stopped in afterAll. */
+export function useGatewayStack(options: GatewayStackOptions = {}): () => GatewayStack {
+  let stack: (GatewayStack & { stop(): Promise<void> }) | undefined;
+  beforeAll(async () => {
+    stack = await startGatewayStack(options);
+  });
+  afterAll(async () => {
+    await stack?.stop();
+  });
+  return () => {
+    if (stack === undefined) throw new Error('gateway stack not started yet');
+    return stack;
+  };
+}

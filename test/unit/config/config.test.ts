@@ -1,0 +1,46 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, parseConfig } from '../../../src/config.ts';
+
+describe('parseConfig', () => {
+  it('should run over the embedded simulator on loopback port 4000 with no settings', () => {
+    expect(parseConfig({})).toEqual({ port: 4000, host: '127.0.0.1', nomad: undefined, defaultToken: undefined, logLevel: 'info' });
+  });
+
+  it('should read Nomad\'s own variable names', () => {
+    const config = parseConfig({
+      NOMAD_ADDR: 'https://nomad.example.com:4646/',
+      NOMAD_TOKEN: 'secret',
+      NOMAD_REGION: 'eu',
+      NOMAD_NAMESPACE: 'prod',
+      NOMAD_CACERT: '/etc/ca.pem',
+      NOMAD_CLIENT_CERT: '/etc/c.pem',
+      NOMAD_CLIENT_KEY: '/etc/k.pem',
+      NOMAD_TLS_SERVER_NAME: 'server.global.nomad',
+      NOMAD_SKIP_VERIFY: 'true',
+      PORT: '8080',
+    });
+    expect(config.nomad).toMatchObject({
+      address: 'https://nomad.example.com:4646',
+      region: 'eu',
+      namespace: 'prod',
+      caCertPath: '/etc/ca.pem',
+      tlsServerName: 'server.global.nomad',
+      skipVerify: true,
+    });
+    expect(config.defaultToken).toBe('secret');
+    expect(config.host).toBe('0.0.0.0');
+    expect(config.port).toBe(8080);
+  });
+
+  it('should add http:// to a bare host:port, as the Nomad CLI does', () => {
+    expect(parseConfig({ NOMAD_ADDR: '10.0.0.5:4646' }).nomad?.address).toBe('http://10.0.0.5:4646');
+  });
+
+  it('should refuse bad values with a message naming the variable', () => {
+    expect(() => parseConfig({ PORT: 'eighty' })).toThrow(new ConfigError('PORT must be an integer from 0 to 65535, got "eighty"'));
+    expect(() => parseConfig({ NOMAD_ADDR: 'ftp://x' })).toThrow(/NOMAD_ADDR must be http or https/);
+    expect(() => parseConfig({ NOMAD_ADDR: 'http://x', NOMAD_CLIENT_CERT: '/c.pem' })).toThrow(/go together/);
+    expect(() => parseConfig({ NOMAD_ADDR: 'http://x', NOMAD_SKIP_VERIFY: 'maybe' })).toThrow(/NOMAD_SKIP_VERIFY/);
+    expect(() => parseConfig({ LOG_LEVEL: 'loud' })).toThrow(/LOG_LEVEL/);
+  });
+});
