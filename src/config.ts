@@ -96,11 +96,16 @@ export function parseConfig(env: Readonly<Record<string, string | undefined>>): 
   if (nomad !== undefined && (nomad.clientCertPath === undefined) !== (nomad.clientKeyPath === undefined)) {
     throw new ConfigError('NOMAD_CLIENT_CERT and NOMAD_CLIENT_KEY go together');
   }
+  const defaultToken = nonEmpty(env['NOMAD_TOKEN']);
+  // A header can carry visible ASCII only; say so now rather than fail every request later.
+  if (defaultToken !== undefined && !/^[\x21-\x7e]+$/.test(defaultToken)) {
+    throw new ConfigError('NOMAD_TOKEN must be printable ASCII without spaces (it travels in the X-Nomad-Token header)');
+  }
   return {
     port: parseInteger('PORT', env['PORT'], 0, 65535) ?? 4000,
     host: nonEmpty(env['HOST']) ?? (nomad === undefined ? '127.0.0.1' : '0.0.0.0'),
     nomad,
-    defaultToken: nonEmpty(env['NOMAD_TOKEN']),
+    defaultToken,
     logLevel,
   };
 }

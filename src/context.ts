@@ -1,5 +1,9 @@
 import type { NomadClient } from './nomad/client.ts';
 import { createLoaders, type Loaders } from './loaders.ts';
+import { ErrorCode, gatewayError } from './schema/errors.ts';
+
+/** What an HTTP header can carry to Nomad: visible ASCII. Nomad's secrets (UUIDs, JWTs) always are. */
+const USABLE_TOKEN = /^[\x21-\x7e]+$/;
 
 /** What every resolver gets. Built fresh per request, so nothing cached is shared between callers. */
 export interface Context {
@@ -25,6 +29,13 @@ export function tokenFromRequest(headers: { get(name: string): string | null }, 
   return fallback;
 }
 
+/**
+ * Throws FORBIDDEN for a token that cannot be sent to Nomad (spaces, non-ASCII), as Nomad
+ * answers 403 for any token it does not know; the token itself is never echoed.
+ */
 export function createContext(nomad: NomadClient, token: string | undefined): Context {
+  if (token !== undefined && token !== '' && !USABLE_TOKEN.test(token)) {
+    throw gatewayError(ErrorCode.FORBIDDEN, 'Permission denied: the Nomad token has characters no Nomad token has', { http: { status: 403 } });
+  }
   return { nomad, token, loaders: createLoaders(nomad, token) };
 }

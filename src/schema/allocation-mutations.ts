@@ -42,8 +42,13 @@ const StopAllocationInput = builder.inputType('StopAllocationInput', {
   }),
 });
 
+/**
+ * The payloads carry the allocation's id and read it when `allocation` is selected: a token with
+ * `alloc-lifecycle` but not `read-job` then gets the mutation's result plus a field error on
+ * `allocation`, instead of a failed mutation that in fact took effect.
+ */
 const StopAllocationPayload = builder
-  .objectRef<{ evalId: string; index: bigint; allocation: AllocationSource | null }>('StopAllocationPayload')
+  .objectRef<{ evalId: string; index: bigint; allocationId: string }>('StopAllocationPayload')
   .implement({
     fields: (t) => ({
       evalId: t.exposeID('evalId', { description: 'The `alloc-stop` evaluation Nomad created.' }),
@@ -52,7 +57,7 @@ const StopAllocationPayload = builder
         type: AllocationRef,
         nullable: true,
         description: 'The allocation right after the request: its desired transition is set; the scheduler stops it shortly after.',
-        resolve: (p) => p.allocation,
+        resolve: (p, _args, ctx) => reread(p.allocationId, ctx),
       }),
     }),
   });
@@ -74,9 +79,9 @@ const RestartAllocationInput = builder.inputType('RestartAllocationInput', {
 });
 
 const AllocationPayload = (name: string) =>
-  builder.objectRef<{ allocation: AllocationSource | null }>(name).implement({
+  builder.objectRef<{ allocationId: string }>(name).implement({
     fields: (t) => ({
-      allocation: t.field({ type: AllocationRef, nullable: true, resolve: (p) => p.allocation }),
+      allocation: t.field({ type: AllocationRef, nullable: true, resolve: (p, _args, ctx) => reread(p.allocationId, ctx) }),
     }),
   });
 
@@ -91,7 +96,7 @@ builder.mutationFields((t) => ({
     resolve: async (_root, { input }, ctx) => {
       const id = allocationId(input.id);
       const result = await upstream(ctx.nomad.stopAllocation(id, { token: ctx.token, noShutdownDelay: input.noShutdownDelay ?? false }));
-      return { evalId: result.EvalID, index: result.Index, allocation: await reread(id, ctx) };
+      return { evalId: result.EvalID, index: result.Index, allocationId: id };
     },
   }),
   signalAllocation: t.field({
@@ -105,7 +110,7 @@ builder.mutationFields((t) => ({
         throw gatewayError(ErrorCode.BAD_USER_INPUT, `Unknown signal "${input.signal}"; use one of ${SIGNALS.join(', ')}`, { field: 'signal' });
       }
       await upstream(ctx.nomad.signalAllocation(id, { token: ctx.token, signalName: signal, task: taskName(input.task) }));
-      return { allocation: await reread(id, ctx) };
+      return { allocationId: id };
     },
   }),
   restartAllocation: t.field({
@@ -120,7 +125,7 @@ builder.mutationFields((t) => ({
         throw gatewayError(ErrorCode.BAD_USER_INPUT, 'Give `task` or `allTasks: true`, not both', { field: 'task' });
       }
       await upstream(ctx.nomad.restartAllocation(id, { token: ctx.token, taskName: task, allTasks }));
-      return { allocation: await reread(id, ctx) };
+      return { allocationId: id };
     },
   }),
 }));

@@ -86,10 +86,15 @@ export function planPage(args: PageArgs, scheme: OrderScheme): PagePlan {
   return { backward, size, from: cursor == null ? undefined : decodeCursor(cursor, scheme) };
 }
 
-/** Whether anything lies beyond `token` in the given direction (the token's own item excluded). */
-async function existsBeyond(list: ListPage, token: string, scheme: OrderScheme, reverse: boolean): Promise<boolean> {
-  const { items } = await list({ perPage: 2, nextToken: token, reverse });
-  return items.some((item) => nomadToken(item, scheme) !== token);
+/**
+ * Whether any edge lies on the far side of a cursor: at `token` or beyond it in the given direction.
+ * The cursor's own item counts (if it still exists and still matches): the page holds only what is
+ * strictly past the cursor, so that item belongs to the neighbouring page. Nomad's tokens are
+ * inclusive, so one item read from `token` answers it.
+ */
+async function existsBeyond(list: ListPage, token: string, reverse: boolean): Promise<boolean> {
+  const { items } = await list({ perPage: 1, nextToken: token, reverse });
+  return items.length > 0;
 }
 
 /**
@@ -114,7 +119,7 @@ export async function fetchAllocationPage(options: {
   const page = items.slice(0, plan.size);
   if (reverse) page.reverse();
   const otherSide =
-    plan.from !== undefined && options.wantOppositeSide ? await existsBeyond(list, plan.from, scheme, !reverse) : false;
+    plan.from !== undefined && options.wantOppositeSide ? await existsBeyond(list, plan.from, !reverse) : false;
   const edges = page.map((node) => ({ cursor: encodeCursor(nomadToken(node, scheme), scheme), node }));
   return {
     edges,

@@ -52,12 +52,13 @@ async function resolveByPrefix(id: string, namespace: string | undefined, ctx: C
     throw gatewayError(ErrorCode.BAD_USER_INPUT, `Invalid allocation id "${id}": give a full UUID or a prefix of at least 8 hex digits`);
   }
   // Nomad needs an even number of hex digits: ask for one fewer and keep the exact matches.
-  const upstreamPrefix = hex.length % 2 === 0 ? id : id.slice(0, id.length - 1);
+  const upstreamPrefix = hex.length % 2 === 0 ? hex : hex.slice(0, -1);
   const { items } = await upstream(
     ctx.nomad.listAllocations({ token: ctx.token, namespace: namespace ?? '*', prefix: upstreamPrefix, perPage: MAX_CANDIDATES + 1, taskStates: false }),
   );
-  const lower = id.toLowerCase();
-  const matches = items.filter((a) => a.ID.startsWith(lower));
+  // Compare as Nomad does, on the hex digits alone: `abcdef1234` is a prefix of `abcdef12-34…`.
+  const wanted = hex.toLowerCase();
+  const matches = items.filter((a) => a.ID.replaceAll('-', '').startsWith(wanted));
   if (matches.length > 1) {
     const candidates = matches.slice(0, MAX_CANDIDATES).map((a) => a.ID);
     throw gatewayError(

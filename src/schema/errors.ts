@@ -34,6 +34,9 @@ const KNOWN_500S: readonly [RegExp, ErrorCode][] = [
   [/^failed to parse signal/, ErrorCode.BAD_USER_INPUT],
 ];
 
+/** Nomad's 404s for an allocation whose node cannot be reached (not an unknown allocation). */
+const NODE_GONE = /^(No path to node|Unknown node\b)/;
+
 function fromHttpError(error: NomadHttpError): GraphQLError {
   const upstream = { upstreamStatus: error.status };
   switch (error.status) {
@@ -42,6 +45,9 @@ function fromHttpError(error: NomadHttpError): GraphQLError {
     case 403:
       return gatewayError(ErrorCode.FORBIDDEN, `Nomad refused the request: ${error.nomadMessage}`, upstream);
     case 404:
+      // Signal and restart answer 404 too when the allocation exists but its node is down or
+      // unknown: the allocation is there, it just cannot be acted on (nomad-api.md §8.2, §12).
+      if (NODE_GONE.test(error.nomadMessage)) return gatewayError(ErrorCode.FAILED_PRECONDITION, error.nomadMessage, upstream);
       return gatewayError(ErrorCode.NOT_FOUND, error.nomadMessage, upstream);
     default:
       break;

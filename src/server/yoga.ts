@@ -61,7 +61,15 @@ export function createGatewayYoga(options: GatewayYogaOptions): YogaServerInstan
         endpoint: '/readyz',
         check: async () => {
           // No ACL needed for the leader endpoint: this answers "can we reach Nomad".
-          await nomad.statusLeader({ timeoutMs: 2_000 });
+          // A plain 503 on failure: yoga would otherwise send the error's text, which names
+          // Nomad's internal address, to anyone who can reach this unauthenticated endpoint.
+          try {
+            await nomad.statusLeader({ timeoutMs: 2_000 });
+            return true;
+          } catch (error) {
+            logger.warn(`readiness check failed: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`);
+            return false;
+          }
         },
       }),
     ],

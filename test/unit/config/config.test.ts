@@ -42,5 +42,6 @@ describe('parseConfig', () => {
     expect(() => parseConfig({ NOMAD_ADDR: 'http://x', NOMAD_CLIENT_CERT: '/c.pem' })).toThrow(/go together/);
     expect(() => parseConfig({ NOMAD_ADDR: 'http://x', NOMAD_SKIP_VERIFY: 'maybe' })).toThrow(/NOMAD_SKIP_VERIFY/);
     expect(() => parseConfig({ LOG_LEVEL: 'loud' })).toThrow(/LOG_LEVEL/);
+    expect(() => parseConfig({ NOMAD_TOKEN: 'two words' })).toThrow(/NOMAD_TOKEN must be printable ASCII/);
   });
 });

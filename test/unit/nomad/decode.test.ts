@@ -234,7 +234,7 @@ describe('decodeAllocListStubs', () => {
     );
   });
 
-  it('should decode a 100-allocation page with task events in a few milliseconds', () => {
+  it('should decode a 100-allocation page with 2,000 task events, every timestamp exact', () => {
     const event = (i: number) => ({
       ...ZERO_EVENT,
       Type: 'Started',
@@ -261,14 +261,13 @@ describe('decodeAllocListStubs', () => {
       CreateIndex: BigInt(i + 1),
       TaskStates: { web: state, sidecar: state },
     }));
-    const parsed = parseNomadJson(encodeNomadJson(page));
-    expect(decodeAllocListStubs(parsed)).toHaveLength(100);
-    const runs = 20;
-    const started = performance.now();
-    for (let i = 0; i < runs; i++) decodeAllocListStubs(parsed);
-    const msPerPage = (performance.now() - started) / runs;
-    // About 3 ms here for 2,000 task events (1.1 MB of JSON); the bound only catches regressions.
-    expect(msPerPage).toBeLessThan(25);
+    // Speed is measured by the benchmarks, not here (tests never assert wall-clock times).
+    const decoded = decodeAllocListStubs(parseNomadJson(encodeNomadJson(page)));
+    expect(decoded).toHaveLength(100);
+    expect(decoded[99]?.CreateIndex).toBe(100n);
+    expect(decoded[42]?.TaskStates?.['sidecar']?.Events?.map((e) => e.Time)).toEqual(
+      Array.from({ length: 10 }, (_, i) => 1636017252049956000n + BigInt(i)),
+    );
   });
 });
 
