@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { NomadClient } from './nomad/client.ts';
+import { createSubgraphYoga, SUBGRAPH_ENDPOINT } from './server/subgraph.ts';
 import { createGatewayYoga } from './server/yoga.ts';
 
 export interface AppDeps {
@@ -18,13 +19,27 @@ export interface App {
   stop(): Promise<void>;
 }
 
-/** Wires the GraphQL endpoint onto a node:http server. Owns the server, not the Nomad client. */
+/** Whether a request line's target is the subgraph endpoint (its path, whatever the query string). */
+function isSubgraphRequest(url: string | undefined): boolean {
+  const path = (url ?? '/').split('?', 1)[0];
+  return path === SUBGRAPH_ENDPOINT;
+}
+
+/**
+ * Wires the GraphQL endpoints onto one node:http server: `/subgraph` serves the Federation v2
+ * subgraph, everything else (`/graphql`, health, readiness) the gateway's own yoga.
+ * Owns the server, not the Nomad client.
+ */
 export function createApp(deps: AppDeps): App {
   const yoga = createGatewayYoga(deps);
+  const subgraph = createSubgraphYoga(deps);
   let server: Server | undefined;
   return {
     start: async (port, host = '127.0.0.1') => {
-      const listening = createServer(yoga);
+      const listening = createServer((req, res) => {
+        if (isSubgraphRequest(req.url)) void subgraph(req, res);
+        else void yoga(req, res);
+      });
       server = listening;
       await new Promise<void>((resolve, reject) => {
         listening.once('error', reject);

@@ -1,10 +1,15 @@
 import SchemaBuilder from '@pothos/core';
+import DirectivePlugin from '@pothos/plugin-directives';
+import FederationPlugin from '@pothos/plugin-federation';
 import RelayPlugin from '@pothos/plugin-relay';
 import type { Context } from '../context.ts';
+
 
 /**
  * The one Pothos builder. It holds no runtime state: everything a resolver needs comes from
  * the per-request context. Type files register themselves on it; `schema/index.ts` loads them.
+ * Federation comes after any plugin that wraps resolvers (stack.md gotcha 8); it needs the
+ * directives plugin before it.
  */
 export const builder = new SchemaBuilder<{
   Context: Context;
@@ -17,7 +22,7 @@ export const builder = new SchemaBuilder<{
     JSON: { Input: unknown; Output: unknown };
   };
 }>({
-  plugins: [RelayPlugin],
+  plugins: [RelayPlugin, DirectivePlugin, FederationPlugin],
   defaultFieldNullability: false,
   relay: {
     clientMutationId: 'omit',

@@ -1,6 +1,7 @@
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { createYoga, useReadinessCheck, type YogaServerInstance } from 'graphql-yoga';
 import type { Logger } from 'pino';
+import { yogaLogger } from './yoga-logging.ts';
 import { createContext, tokenFromRequest, type Context } from '../context.ts';
 import type { NomadClient } from '../nomad/client.ts';
 import { schema } from '../schema/index.ts';
@@ -49,12 +50,7 @@ export function createGatewayYoga(options: GatewayYogaOptions): YogaServerInstan
     maskedErrors: { isDev: false },
     graphiql: { title: 'Nomad GraphQL gateway', defaultQuery: GRAPHIQL_DEFAULT_QUERY },
     renderGraphiQL,
-    logging: {
-      debug: (...args) => logger.debug(args.map(String).join(' ')),
-      info: (...args) => logger.info(args.map(String).join(' ')),
-      warn: (...args) => logger.warn(args.map(String).join(' ')),
-      error: (...args) => logger.error(args.map((a) => (a instanceof Error ? `${a.name}: ${a.message}` : String(a))).join(' ')),
-    },
+    logging: yogaLogger(logger),
     context: ({ request }) => createContext(nomad, tokenFromRequest(request.headers, defaultToken)),
     plugins: [
       useReadinessCheck({

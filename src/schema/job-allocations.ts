@@ -1,0 +1,37 @@
+// Job.allocations: the edge from a job to its allocations (a supergraph reaches an owner's jobs'
+// allocations through it). Kept out of job.ts so the Job and Allocation type files do not import
+// each other.
+import { whereToBexpr } from '../filters/where.ts';
+import { AllocationRef } from './allocation.ts';
+import { planPage } from './allocation-page.ts';
+import { fromStub } from './allocation-source.ts';
+import { builder } from './builder.ts';
+import { upstream } from './errors.ts';
+import { JobRef } from './job.ts';
+import { selectedFields } from './selection.ts';
+
+builder.objectField(JobRef, 'allocations', (t) =>
+  t.field({
+    type: [AllocationRef],
+    description:
+      'The job\'s allocations, oldest first: at most `first` (50 when not given, at most 500). Page through more with `allocations(where: { jobId })`.',
+    args: { first: t.arg.int() },
+    resolve: async (job, { first }, ctx, info) => {
+      const { size } = planPage({ first }, 'create-index');
+      if (size === 0) return [];
+      const selected = selectedFields(info, []);
+      const parts = { taskStates: selected.has('taskStates') || selected.has('taskState'), resources: selected.has('allocatedResources') };
+      const { items } = await upstream(
+        ctx.nomad.listAllocations({
+          token: ctx.token,
+          namespace: job.Namespace,
+          filter: whereToBexpr({ jobId: job.ID }),
+          perPage: size,
+          taskStates: parts.taskStates,
+          resources: parts.resources,
+        }),
+      );
+      return items.slice(0, size).map((stub) => fromStub(stub, parts));
+    },
+  }),
+);
