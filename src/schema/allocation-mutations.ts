@@ -1,10 +1,9 @@
 import type { Context } from '../context.ts';
+import { normalizeAllocationId } from './allocation-id.ts';
 import { AllocationRef } from './allocation.ts';
 import { fromFull, type AllocationSource } from './allocation-source.ts';
 import { builder } from './builder.ts';
 import { ErrorCode, gatewayError, upstream } from './errors.ts';
-
-const FULL_UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /** POSIX signals Nomad's drivers deliver. raw_exec and exec turn any other name into SIGINT, so refuse it here. */
 export const SIGNALS = [
@@ -15,8 +14,8 @@ export const SIGNALS = [
 
 /** Mutations act on full UUIDs only: a prefix could match a different allocation by the time it runs. */
 function allocationId(raw: string | number): string {
-  const id = String(raw).trim().toLowerCase();
-  if (!FULL_UUID.test(id)) {
+  const id = normalizeAllocationId(raw);
+  if (id === undefined) {
     throw gatewayError(ErrorCode.BAD_USER_INPUT, `Invalid allocation id "${String(raw)}": mutations need the full UUID`, { field: 'id' });
   }
   return id;

@@ -1,6 +1,7 @@
 import type { GraphQLResolveInfo } from 'graphql';
 import type { Context } from '../context.ts';
 import { combineFilters, UnbalancedFilterError, whereToBexpr } from '../filters/where.ts';
+import { normalizeAllocationId } from './allocation-id.ts';
 import { AllocationRef } from './allocation.ts';
 import { fetchAllocationPage, type OrderScheme } from './allocation-page.ts';
 import { fromFull, fromStub, type AllocationSource } from './allocation-source.ts';
@@ -9,7 +10,6 @@ import { builder } from './builder.ts';
 import { ErrorCode, gatewayError, upstream } from './errors.ts';
 import { selectedFields } from './selection.ts';
 
-const FULL_UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 /** Most candidates an ambiguous prefix reports. */
 const MAX_CANDIDATES = 20;
 
@@ -129,12 +129,12 @@ builder.queryFields((t) => ({
       namespace: t.arg.string({ description: 'Where to look a prefix up. Defaults to every namespace the token can read.' }),
     },
     resolve: async (_root, args, ctx) => {
-      const id = String(args.id).trim();
-      if (FULL_UUID.test(id)) {
-        const alloc = await upstream(ctx.loaders.allocation.load(id.toLowerCase()));
+      const full = normalizeAllocationId(args.id);
+      if (full !== undefined) {
+        const alloc = await upstream(ctx.loaders.allocation.load(full));
         return alloc === null ? null : fromFull(alloc);
       }
-      return resolveByPrefix(id, args.namespace ?? undefined, ctx);
+      return resolveByPrefix(String(args.id).trim(), args.namespace ?? undefined, ctx);
     },
   }),
 }));

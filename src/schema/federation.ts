@@ -3,6 +3,7 @@
 // rest of the schema, so `_entities` with 100 representations is one loader batch, not 100 reads in
 // sequence. The plain schema carries the @key metadata only in extensions, which neither
 // introspection nor printSchema shows; `_service` and `_entities` exist in the subgraph schema alone.
+import { normalizeAllocationId } from './allocation-id.ts';
 import { AllocationRef } from './allocation.ts';
 import { fromFull } from './allocation-source.ts';
 import { builder } from './builder.ts';
@@ -10,16 +11,13 @@ import { upstream } from './errors.ts';
 import { JobRef } from './job.ts';
 import { NomadNodeRef } from './nomad-node.ts';
 
-/** Nomad's allocation ids are lowercase UUIDs; anything else names no allocation. */
-const FULL_UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-
 builder.asEntity(AllocationRef, {
   key: builder.selection<{ id: string }>('id'),
   // A reference that is not a full UUID (Nomad would answer it with a 500) resolves to null
   // without an upstream call, as an unknown allocation does.
   resolveReference: async ({ id }, ctx) => {
-    const wanted = String(id).trim().toLowerCase();
-    if (!FULL_UUID.test(wanted)) return null;
+    const wanted = normalizeAllocationId(id);
+    if (wanted === undefined) return null;
     const alloc = await upstream(ctx.loaders.allocation.load(wanted));
     return alloc === null ? null : fromFull(alloc);
   },
