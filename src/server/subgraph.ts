@@ -1,5 +1,6 @@
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import type { Logger } from 'pino';
+import { useQueryLimits } from './query-limits.ts';
 import { yogaLogger } from './yoga-logging.ts';
 import { createContext, tokenFromRequest, type Context } from '../context.ts';
 import type { NomadClient } from '../nomad/client.ts';
@@ -30,6 +31,7 @@ export function createSubgraphYoga(options: SubgraphYogaOptions): YogaServerInst
     graphiql: false,
     maskedErrors: { isDev: false },
     logging: yogaLogger(logger, 'subgraph: '),
+    plugins: [useQueryLimits()],
     context: ({ request }) => createContext(nomad, tokenFromRequest(request.headers, defaultToken)),
   });
 }

@@ -1,6 +1,7 @@
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { createYoga, useReadinessCheck, type YogaServerInstance } from 'graphql-yoga';
 import type { Logger } from 'pino';
+import { useQueryLimits } from './query-limits.ts';
 import { yogaLogger } from './yoga-logging.ts';
 import { createContext, tokenFromRequest, type Context } from '../context.ts';
 import type { NomadClient } from '../nomad/client.ts';
@@ -53,6 +54,7 @@ export function createGatewayYoga(options: GatewayYogaOptions): YogaServerInstan
     logging: yogaLogger(logger),
     context: ({ request }) => createContext(nomad, tokenFromRequest(request.headers, defaultToken)),
     plugins: [
+      useQueryLimits(),
       useReadinessCheck({
         endpoint: '/readyz',
         check: async () => {
