@@ -1,19 +1,17 @@
-import type { Allocation, Job, NomadNode, TaskState, TaskStateValue } from '../nomad/types.ts';
-import { newAllocation, newEvaluation, portLabels, serviceRegistrations } from './alloc-factory.ts';
+import type { Allocation, Job, NomadNode, TaskStateValue } from '../nomad/types.ts';
+import { newEvaluation } from './alloc-factory.ts';
 import { rfc3339FromNanos, type Clock } from './clock.ts';
 import { clientStatusOf, isTerminal, setClientStatus } from './client-status.ts';
+import { deregisterServices, runTask, startOnClient } from './client-runner.ts';
+import { ClusterError, touch, type ClusterCore, type Timing } from './cluster-core.ts';
 import { toJob, type JobSpec } from './job-spec.ts';
 import type { Random } from './random.ts';
+import { completeEval, place, replaceAllocation, scheduleStop } from './scheduler.ts';
+import { StepQueue } from './step-queue.ts';
 import { jobKey, type Store, type TableName } from './store.ts';
-import { appendEvents, newTaskState, taskEvent } from './task-events.ts';
+import { appendEvents, taskEvent } from './task-events.ts';
 
-/** Delays of the simulated scheduler and clients. */
-export interface Timing {
-  /** From an evaluation to the scheduler's plan. @default 20 */
-  schedulerMs: number;
-  /** Between client-side steps of an allocation (received → running, killing → dead). @default 20 */
-  clientMs: number;
-}
+export { ClusterError, type Timing } from './cluster-core.ts';
 
 export interface NodeSpec {
   name?: string;
@@ -30,48 +28,34 @@ export interface ClusterOptions {
   timing?: Partial<Timing>;
 }
 
-/** Thrown for a request the cluster refuses; `status` and `message` are what Nomad answers. */
-export class ClusterError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'ClusterError';
-  }
-}
-
 const ALLOC_TABLES: readonly TableName[] = ['allocs'];
 
 /**
- * The simulated cluster: what Nomad's servers, scheduler and clients do to the state store.
- * API-facing operations validate like Nomad and throw ClusterError; test controls
- * (`failTask`, `loseNode`, ...) change the world directly. Asynchronous steps run on tracked
- * timers, so `idle()` can wait for them and `dispose()` can cancel them.
+ * The simulated cluster: what Nomad's servers, scheduler (`scheduler.ts`) and clients
+ * (`client-runner.ts`) do to the state store. API-facing operations validate like Nomad and
+ * throw ClusterError; test controls (`failTask`, `loseNode`, ...) change the world directly.
+ * Asynchronous steps run on a StepQueue, so `idle()` can wait for them and `dispose()` can
+ * cancel them.
  */
-export class Cluster {
+export class Cluster implements ClusterCore {
   readonly store: Store;
   readonly region: string;
+  readonly random: Random;
+  readonly timing: Timing;
+  readonly steps = new StepQueue();
   readonly #clock: Clock;
-  readonly #random: Random;
-  readonly #timing: Timing;
-  readonly #timers = new Set<NodeJS.Timeout>();
-  #idleWaiters: (() => void)[] = [];
-  /** Steps scheduled while held, waiting for the release. */
-  #held: (() => void)[] | undefined;
   #nextNode = 0;
-  #disposed = false;
 
   constructor(options: ClusterOptions) {
     this.store = options.store;
     this.#clock = options.clock;
-    this.#random = options.random;
+    this.random = options.random;
     this.region = options.region ?? 'global';
-    this.#timing = { schedulerMs: 20, clientMs: 20, ...options.timing };
+    this.timing = { schedulerMs: 20, clientMs: 20, ...options.timing };
   }
 
   newId(): string {
-    return this.#random.uuid();
+    return this.random.uuid();
   }
 
   now(): bigint {
@@ -137,12 +121,12 @@ export class Cluster {
       const deploymentId = this.newId();
       for (const group of registered.TaskGroups ?? []) {
         for (let slot = 0; slot < group.Count; slot++) {
-          placed.push(this.#place({ job: registered, groupName: group.Name, slot, evalId, index, deploymentId }));
+          placed.push(place(this, { job: registered, groupName: group.Name, slot, evalId, index, deploymentId }));
         }
       }
-      this.#completeEval(evalId, index);
+      completeEval(this, evalId, index);
     });
-    for (const alloc of placed) this.#clientStart(alloc.ID);
+    for (const alloc of placed) startOnClient(this, alloc.ID);
     return { job: registered, allocations: placed };
   }
 
@@ -164,12 +148,12 @@ export class Cluster {
         NoShutdownDelay: options.noShutdownDelay,
         Reschedule: options.reschedule,
       };
-      this.#touch(alloc, index, { server: true });
+      touch(this, alloc, index, { server: true });
       const evaluation = newEvaluation({ id: this.newId(), job, triggeredBy: 'alloc-stop', index, now: this.now() });
       evalId = evaluation.ID;
       this.store.evals.set(evaluation.ID, evaluation);
     });
-    this.#later(this.#timing.schedulerMs, () => this.#scheduleStop(alloc.ID, evalId));
+    this.steps.later(this.timing.schedulerMs, () => scheduleStop(this, alloc.ID, evalId));
     return { evalId, index };
   }
 
@@ -182,7 +166,7 @@ export class Cluster {
         if (state === undefined) continue;
         appendEvents(state, taskEvent('Signaling', this.now(), { TaskSignal: signal, TaskSignalReason: 'User requested signal' }));
       }
-      this.#touch(alloc, index);
+      touch(this, alloc, index);
     });
   }
 
@@ -207,19 +191,19 @@ export class Cluster {
         state.Restarts += 1;
         state.LastRestart = rfc3339FromNanos(now);
       }
-      this.#touch(alloc, index);
+      touch(this, alloc, index);
     });
-    this.#later(this.#timing.clientMs, () => {
+    this.steps.later(this.timing.clientMs, () => {
       const current = this.store.allocs.get(id);
       if (current === undefined || isTerminal(current)) return;
       this.store.commit(ALLOC_TABLES, (index) => {
         for (const name of taskNames) {
           const state = current.TaskStates?.[name];
           if (state === undefined || state.State !== 'pending') continue;
-          this.#runTask(state);
+          runTask(state, this.now());
         }
         setClientStatus(current, clientStatusOf(current));
-        this.#touch(current, index);
+        touch(this, current, index);
       });
     });
   }
@@ -233,7 +217,7 @@ export class Cluster {
     if (task === undefined) throw new ClusterError(500, 'Task not found');
     this.store.commit(ALLOC_TABLES, (index) => {
       const now = this.now();
-      if (state === 'running') this.#runTask(task);
+      if (state === 'running') runTask(task, now);
       if (state === 'dead') {
         task.State = 'dead';
         task.Failed = options.failed ?? false;
@@ -241,7 +225,7 @@ export class Cluster {
       }
       if (state === 'pending') task.State = 'pending';
       setClientStatus(alloc, clientStatusOf(alloc));
-      this.#touch(alloc, index);
+      touch(this, alloc, index);
     });
   }
 
@@ -272,10 +256,10 @@ export class Cluster {
         state.FinishedAt = rfc3339FromNanos(now);
       }
       setClientStatus(alloc, 'failed');
-      this.#deregisterServices(alloc.ID);
-      this.#touch(alloc, index);
+      deregisterServices(this.store, alloc.ID);
+      touch(this, alloc, index);
     });
-    if (alloc.Job?.Type === 'service') this.#later(this.#timing.schedulerMs, () => this.#reschedule(alloc.ID));
+    if (alloc.Job?.Type === 'service') this.steps.later(this.timing.schedulerMs, () => replaceAllocation(this, alloc.ID, 'alloc-failure'));
   }
 
   /** A node goes down: its allocations are lost and a service job's are replaced elsewhere. */
@@ -291,12 +275,12 @@ export class Cluster {
         alloc.DesiredStatus = 'stop';
         alloc.DesiredDescription = 'alloc is lost since its node is down';
         setClientStatus(alloc, 'lost');
-        this.#deregisterServices(alloc.ID);
-        this.#touch(alloc, index, { server: true });
+        deregisterServices(this.store, alloc.ID);
+        touch(this, alloc, index, { server: true });
       }
     });
     for (const alloc of lost) {
-      if (alloc.Job?.Type === 'service') this.#later(this.#timing.schedulerMs, () => this.#replace(alloc.ID));
+      if (alloc.Job?.Type === 'service') this.steps.later(this.timing.schedulerMs, () => replaceAllocation(this, alloc.ID, 'node-update'));
     }
   }
 
@@ -305,263 +289,22 @@ export class Cluster {
    * look at the state between an API call and what the cluster does next.
    */
   hold(): () => void {
-    this.#held ??= [];
-    return () => {
-      const queued = this.#held ?? [];
-      this.#held = undefined;
-      for (const schedule of queued) schedule();
-      this.#notifyIdle();
-    };
+    return this.steps.hold();
   }
 
   /** Resolves once no scheduler or client step is pending (held steps count as pending). */
   idle(): Promise<void> {
-    if (this.#isIdle()) return Promise.resolve();
-    return new Promise((resolve) => this.#idleWaiters.push(resolve));
+    return this.steps.idle();
   }
 
   /** Cancels every pending step; the cluster does nothing more on its own. */
   dispose(): void {
-    this.#disposed = true;
-    this.#held = undefined;
-    for (const timer of this.#timers) clearTimeout(timer);
-    this.#timers.clear();
-    this.#notifyIdle();
-  }
-
-  /** Runs `step` after `ms`, tracked for `idle()` and `dispose()`. */
-  later(ms: number, step: () => void): void {
-    this.#later(ms, step);
-  }
-
-  // ---- internals ------------------------------------------------------------------------------
-
-  #later(ms: number, step: () => void): void {
-    if (this.#disposed) return;
-    if (this.#held !== undefined) {
-      this.#held.push(() => this.#later(ms, step));
-      return;
-    }
-    const timer = setTimeout(() => {
-      this.#timers.delete(timer);
-      step();
-      this.#notifyIdle();
-    }, ms);
-    this.#timers.add(timer);
-  }
-
-  #isIdle(): boolean {
-    return this.#timers.size === 0 && (this.#held === undefined || this.#held.length === 0);
-  }
-
-  #notifyIdle(): void {
-    if (!this.#isIdle()) return;
-    const waiters = this.#idleWaiters;
-    this.#idleWaiters = [];
-    for (const wake of waiters) wake();
+    this.steps.dispose();
   }
 
   #mustAlloc(id: string, notFound: string): Allocation {
     const alloc = this.store.allocs.get(id);
     if (alloc === undefined) throw new ClusterError(404, notFound);
     return alloc;
-  }
-
-  /** Marks an allocation as written at `index`; server-side changes also move AllocModifyIndex. */
-  #touch(alloc: Allocation, index: bigint, options: { server?: boolean } = {}): void {
-    alloc.ModifyIndex = index;
-    alloc.ModifyTime = this.now();
-    if (options.server === true) alloc.AllocModifyIndex = index;
-  }
-
-  #readyNodes(): NomadNode[] {
-    return [...this.store.nodes.values()].filter((n) => n.Status === 'ready' && n.SchedulingEligibility === 'eligible');
-  }
-
-  #place(fields: { job: Job; groupName: string; slot: number; evalId: string; index: bigint; deploymentId: string }): Allocation {
-    const nodes = this.#readyNodes();
-    if (nodes.length === 0) throw new ClusterError(500, 'no ready nodes to place allocations on');
-    const group = fields.job.TaskGroups?.find((g) => g.Name === fields.groupName);
-    if (group === undefined) throw new Error(`job ${fields.job.ID} has no group ${fields.groupName}`);
-    const alloc = newAllocation({
-      id: this.newId(),
-      evalId: fields.evalId,
-      job: fields.job,
-      group,
-      slot: fields.slot,
-      node: this.#random.pick(nodes),
-      index: fields.index,
-      now: this.now(),
-      ports: portLabels(group).map(() => 20_000 + this.#random.int(12_000)),
-      deploymentId: fields.deploymentId,
-      nodesEvaluated: nodes.length,
-    });
-    this.store.allocs.set(alloc.ID, alloc);
-    return alloc;
-  }
-
-  #completeEval(evalId: string, index: bigint): void {
-    const evaluation = this.store.evals.get(evalId);
-    if (evaluation === undefined) return;
-    evaluation.Status = 'complete';
-    evaluation.ModifyIndex = index;
-    evaluation.ModifyTime = this.now();
-  }
-
-  #runTask(state: TaskState): void {
-    const now = this.now();
-    appendEvents(state, taskEvent('Started', now));
-    state.State = 'running';
-    state.Failed = false;
-    state.StartedAt = rfc3339FromNanos(now);
-    state.FinishedAt = null;
-  }
-
-  /** Client side of a new allocation: received and set up, then running with its services. */
-  #clientStart(allocId: string): void {
-    this.#later(this.#timing.clientMs, () => {
-      const alloc = this.store.allocs.get(allocId);
-      if (alloc === undefined || isTerminal(alloc)) return;
-      this.store.commit(ALLOC_TABLES, (index) => {
-        const states: Record<string, TaskState> = {};
-        for (const task of alloc.Job?.TaskGroups?.find((g) => g.Name === alloc.TaskGroup)?.Tasks ?? []) {
-          const state = newTaskState();
-          const now = this.now();
-          appendEvents(
-            state,
-            taskEvent('Received', now),
-            taskEvent('Task Setup', now, { Message: 'Building Task Directory', Details: { message: 'Building Task Directory' } }),
-          );
-          if (task.Driver === 'docker') {
-            const image = typeof task.Config?.['image'] === 'string' ? task.Config['image'] : task.Name;
-            appendEvents(state, taskEvent('Driver', now, { DriverMessage: `Downloading image ${image}` }));
-          }
-          states[task.Name] = state;
-        }
-        alloc.TaskStates = states;
-        setClientStatus(alloc, 'pending');
-        this.#touch(alloc, index);
-      });
-      this.#later(this.#timing.clientMs, () => this.#clientRunning(allocId));
-    });
-  }
-
-  #clientRunning(allocId: string): void {
-    const alloc = this.store.allocs.get(allocId);
-    if (alloc === undefined || isTerminal(alloc)) return;
-    const node = this.store.nodes.get(alloc.NodeID);
-    this.store.commit(['allocs', 'services'], (index) => {
-      for (const state of Object.values(alloc.TaskStates ?? {})) {
-        if (state.State === 'pending') this.#runTask(state);
-      }
-      setClientStatus(alloc, clientStatusOf(alloc));
-      if (alloc.DeploymentID !== '') {
-        alloc.DeploymentStatus = { Healthy: true, Timestamp: rfc3339FromNanos(this.now()), Canary: false, ModifyIndex: index };
-      }
-      if (node !== undefined) {
-        for (const registration of serviceRegistrations(alloc, node, index)) this.store.services.set(registration.ID, registration);
-      }
-      this.#touch(alloc, index);
-    });
-  }
-
-  #deregisterServices(allocId: string): void {
-    for (const [id, registration] of this.store.services) {
-      if (registration.AllocID === allocId) this.store.services.delete(id);
-    }
-  }
-
-  /** The scheduler handles an `alloc-stop` evaluation. */
-  #scheduleStop(allocId: string, evalId: string): void {
-    const alloc = this.store.allocs.get(allocId);
-    if (alloc === undefined) return;
-    const wasRunning = alloc.DesiredStatus === 'run';
-    let replacementId: string | undefined;
-    this.store.commit(['allocs', 'evals'], (index) => {
-      this.#completeEval(evalId, index);
-      if (!wasRunning) return;
-      alloc.DesiredStatus = 'stop';
-      alloc.DesiredDescription = 'alloc is being migrated';
-      this.#touch(alloc, index, { server: true });
-      if (alloc.Job?.Type === 'service' && this.#readyNodes().length > 0) {
-        replacementId = this.#placeReplacement(alloc, evalId, index).ID;
-      }
-    });
-    if (!wasRunning) return;
-    this.#later(this.#timing.clientMs, () => this.#clientStop(allocId));
-    if (replacementId !== undefined) this.#clientStart(replacementId);
-  }
-
-  #placeReplacement(previous: Allocation, evalId: string, index: bigint): Allocation {
-    const job = previous.Job;
-    if (job === null) throw new Error('allocation without job');
-    const slot = Number(/\[(\d+)\]$/.exec(previous.Name)?.[1] ?? '0');
-    const replacement = this.#place({ job, groupName: previous.TaskGroup, slot, evalId, index, deploymentId: previous.DeploymentID });
-    replacement.PreviousAllocation = previous.ID;
-    previous.NextAllocation = replacement.ID;
-    this.#touch(previous, index, { server: true });
-    return replacement;
-  }
-
-  /** The client kills a stopped allocation's tasks; it completes and its services go away. */
-  #clientStop(allocId: string): void {
-    const alloc = this.store.allocs.get(allocId);
-    if (alloc === undefined || alloc.ClientStatus === 'complete' || alloc.ClientStatus === 'failed' || alloc.ClientStatus === 'lost') return;
-    this.store.commit(['allocs', 'services'], (index) => {
-      const now = this.now();
-      const skipDelay = alloc.DesiredTransition.NoShutdownDelay === true;
-      for (const state of Object.values(alloc.TaskStates ?? {})) {
-        if (state.State === 'dead') continue;
-        appendEvents(
-          state,
-          taskEvent(skipDelay ? 'Skipping shutdown delay' : 'Waiting for shutdown delay', now),
-          taskEvent('Killing', now, { KillTimeout: 5_000_000_000n, KillReason: 'alloc is being migrated' }),
-          taskEvent('Terminated', now, { ExitCode: 0, Signal: 15 }),
-          taskEvent('Killed', now),
-        );
-        state.State = 'dead';
-        state.FinishedAt = rfc3339FromNanos(now);
-      }
-      setClientStatus(alloc, 'complete');
-      this.#deregisterServices(alloc.ID);
-      this.#touch(alloc, index);
-    });
-  }
-
-  /** The scheduler replaces a failed allocation, recording the attempt in its RescheduleTracker. */
-  #reschedule(allocId: string): void {
-    const previous = this.store.allocs.get(allocId);
-    const job = previous?.Job;
-    if (previous === undefined || job == null || previous.NextAllocation !== '' || this.#readyNodes().length === 0) return;
-    let replacementId = '';
-    this.store.commit(['allocs', 'evals'], (index) => {
-      const evaluation = newEvaluation({ id: this.newId(), job, triggeredBy: 'alloc-failure', index, now: this.now(), status: 'complete' });
-      this.store.evals.set(evaluation.ID, evaluation);
-      previous.FollowupEvalID = evaluation.ID;
-      const replacement = this.#placeReplacement(previous, evaluation.ID, index);
-      replacement.RescheduleTracker = {
-        Events: [
-          ...(previous.RescheduleTracker?.Events ?? []),
-          { RescheduleTime: this.now(), PrevAllocID: previous.ID, PrevNodeID: previous.NodeID, Delay: 30_000_000_000n },
-        ],
-        LastReschedule: 'ok',
-      };
-      replacementId = replacement.ID;
-    });
-    this.#clientStart(replacementId);
-  }
-
-  /** The scheduler replaces a lost allocation. */
-  #replace(allocId: string): void {
-    const previous = this.store.allocs.get(allocId);
-    const job = previous?.Job;
-    if (previous === undefined || job == null || previous.NextAllocation !== '' || this.#readyNodes().length === 0) return;
-    let replacementId = '';
-    this.store.commit(['allocs', 'evals'], (index) => {
-      const evaluation = newEvaluation({ id: this.newId(), job, triggeredBy: 'node-update', index, now: this.now(), status: 'complete', nodeId: previous.NodeID });
-      this.store.evals.set(evaluation.ID, evaluation);
-      replacementId = this.#placeReplacement(previous, evaluation.ID, index).ID;
-    });
-    this.#clientStart(replacementId);
   }
 }
