@@ -33,6 +33,12 @@ export interface NomadConfig {
   skipVerify: boolean;
   /** `NOMAD_HTTP_TIMEOUT_MS`: per-call timeout for non-blocking calls. @default 10000 */
   timeoutMs: number | undefined;
+  /**
+   * `NOMAD_HTTP_GZIP`: ask Nomad for gzip bodies. Off by default: the gateway normally runs next
+   * to Nomad, where compressing a page costs Nomad's servers and the gateway more than it saves.
+   * @default false
+   */
+  gzip: boolean;
 }
 
 export class ConfigError extends Error {
@@ -92,6 +98,7 @@ export function parseConfig(env: Readonly<Record<string, string | undefined>>): 
           tlsServerName: nonEmpty(env['NOMAD_TLS_SERVER_NAME']),
           skipVerify: parseBool('NOMAD_SKIP_VERIFY', env['NOMAD_SKIP_VERIFY']),
           timeoutMs: parseInteger('NOMAD_HTTP_TIMEOUT_MS', env['NOMAD_HTTP_TIMEOUT_MS'], 1, 600_000),
+          gzip: parseBool('NOMAD_HTTP_GZIP', env['NOMAD_HTTP_GZIP']),
         };
   if (nomad !== undefined && (nomad.clientCertPath === undefined) !== (nomad.clientKeyPath === undefined)) {
     throw new ConfigError('NOMAD_CLIENT_CERT and NOMAD_CLIENT_KEY go together');

@@ -44,7 +44,7 @@ if (config.nomad === undefined) {
     churn: { intervalMs: 3_000 },
     timing: { schedulerMs: 500, clientMs: 1_500 },
   });
-  nomad = createNomadClient({ address: simulator.url });
+  nomad = createNomadClient({ address: simulator.url, gzip: false });
 } else {
   const { nomad: upstream } = config;
   nomad = createNomadClient({
@@ -52,6 +52,7 @@ if (config.nomad === undefined) {
     region: upstream.region,
     namespace: upstream.namespace,
     timeoutMs: upstream.timeoutMs,
+    gzip: upstream.gzip,
     tls: upstream.address.startsWith('https:')
       ? {
           ca: readPem(upstream.caCertPath, 'NOMAD_CACERT'),

@@ -162,6 +162,8 @@ export interface NomadClientOptions {
   tls?: NomadTlsOptions;
   /** An undici dispatcher to use instead of the client's own keep-alive pool. */
   dispatcher?: Dispatcher;
+  /** Ask Nomad for gzip bodies, as its Go client does. @default true */
+  gzip?: boolean;
 }
 
 function segment(id: string): string {
@@ -190,6 +192,7 @@ export function createNomadClient(options: NomadClientOptions): NomadClient {
     timeoutMs: options.timeoutMs,
     tls: options.tls,
     dispatcher: options.dispatcher,
+    gzip: options.gzip,
   });
 
   /** The transport fields shared by every call: defaults merged with per-call options. */

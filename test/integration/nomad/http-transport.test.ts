@@ -117,6 +117,13 @@ describe('Nomad HTTP transport', () => {
     }
   });
 
+  it('should ask for an uncompressed body when gzip is turned off', async () => {
+    const server = await startServer((_req, res) => json(res, '[]'));
+    const nomad = client({ address: server.address, gzip: false });
+    await nomad.listAllocations();
+    expect(server.requests[0]?.headers['accept-encoding']).toBe('identity');
+  });
+
   it('should encode list query parameters the way the Go client does', async () => {
     const server = await startServer((_req, res) => json(res, '[]'));
     const nomad = client({ address: server.address, namespace: 'prod', region: 'eu' });

@@ -32,6 +32,11 @@ describe('parseConfig', () => {
     expect(config.port).toBe(8080);
   });
 
+  it('should leave gzip off towards Nomad unless NOMAD_HTTP_GZIP asks for it', () => {
+    expect(parseConfig({ NOMAD_ADDR: 'http://x' }).nomad?.gzip).toBe(false);
+    expect(parseConfig({ NOMAD_ADDR: 'http://x', NOMAD_HTTP_GZIP: 'true' }).nomad?.gzip).toBe(true);
+  });
+
   it('should add http:// to a bare host:port, as the Nomad CLI does', () => {
     expect(parseConfig({ NOMAD_ADDR: '10.0.0.5:4646' }).nomad?.address).toBe('http://10.0.0.5:4646');
   });
