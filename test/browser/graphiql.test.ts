@@ -181,6 +181,10 @@ describe('GraphiQL in headless Chromium', () => {
     await page.keyboard.press('Shift+ControlOrMeta+End');
     await page.keyboard.press('Delete');
     expect(await editorText(page, QUERY_EDITOR)).toBe(query);
+    // GraphiQL re-reads the operation name a moment after an edit; until then it would still
+    // send the default query's name ("Allocations") and fail with "Cannot infer operation". A
+    // person sees the tab's title change to <untitled> first, so wait for that too.
+    await page.getByText('<untitled>', { exact: true }).first().waitFor({ timeout: WAIT_MS });
 
     await page.getByRole('button', { name: /^Execute query/ }).click();
     const result = await waitForText(page, RESPONSE_PANE, ['"allocation"', id]);
