@@ -26,9 +26,20 @@ async function full(source: AllocationSource, ctx: Context): Promise<Allocation 
   return upstream(ctx.loaders.allocation.load(source.stub.ID));
 }
 
-async function taskStatesOf(source: AllocationSource, ctx: Context): Promise<Record<string, TaskState> | null> {
-  if (source.kind === 'stub' && source.hasTaskStates) return source.stub.TaskStates;
-  return (await full(source, ctx))?.TaskStates ?? null;
+type TaskStates = Record<string, TaskState> | null;
+
+/**
+ * The allocation's task states: at once when the source carries them (the common case on a
+ * page, so no promise per row), else from the full allocation.
+ */
+function taskStatesOf(source: AllocationSource, ctx: Context): TaskStates | Promise<TaskStates> {
+  if (source.kind === 'full') return source.alloc.TaskStates;
+  if (source.hasTaskStates) return source.stub.TaskStates;
+  return full(source, ctx).then((alloc) => alloc?.TaskStates ?? null);
+}
+
+function mapMaybe<T, R>(value: T | Promise<T>, fn: (value: T) => R): R | Promise<R> {
+  return value instanceof Promise ? value.then(fn) : fn(value);
 }
 
 async function linked(id: string, ctx: Context): Promise<AllocationSource | null> {
@@ -74,16 +85,17 @@ AllocationRef.implement({
     taskStates: t.field({
       type: [TaskStateRef],
       description: 'Every task\'s state, in task-name order; empty until the client has received the allocation.',
-      resolve: async (s, _args, ctx) => namedTaskStates(await taskStatesOf(s, ctx)),
+      resolve: (s, _args, ctx) => mapMaybe(taskStatesOf(s, ctx), namedTaskStates),
     }),
     taskState: t.field({
       type: TaskStateRef,
       nullable: true,
       args: { name: t.arg.string({ required: true, description: 'The task\'s name.' }) },
-      resolve: async (s, { name }, ctx) => {
-        const state = (await taskStatesOf(s, ctx))?.[name];
-        return state === undefined ? null : { name, state };
-      },
+      resolve: (s, { name }, ctx) =>
+        mapMaybe(taskStatesOf(s, ctx), (states) => {
+          const state = states?.[name];
+          return state === undefined ? null : { name, state };
+        }),
     }),
     deploymentId: t.id({ nullable: true, resolve: async (s, _args, ctx) => emptyToNull((await full(s, ctx))?.DeploymentID ?? '') }),
     deploymentStatus: t.field({ type: DeploymentStatusRef, nullable: true, resolve: (s) => common(s).DeploymentStatus }),

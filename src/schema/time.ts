@@ -1,14 +1,44 @@
 /** Go's zero `time.Time` as Nomad's older encoders (and its docs) print it. */
 const GO_ZERO_TIME = /^0001-01-01T00:00:00(\.0+)?Z$/;
 
+function two(n: number): string {
+  return n < 10 ? `0${n}` : String(n);
+}
+
+/**
+ * `YYYY-MM-DDTHH:MM:SS` for Unix seconds, by integer arithmetic (Howard Hinnant's
+ * days-to-civil algorithm): a page of task events formats thousands of these, and this is
+ * several times cheaper than `new Date(...).toISOString()`.
+ */
+function civilSeconds(unixSeconds: number): string {
+  const days = Math.floor(unixSeconds / 86_400);
+  const secondOfDay = unixSeconds - days * 86_400;
+  const z = days + 719_468;
+  const era = Math.floor(z / 146_097);
+  const dayOfEra = z - era * 146_097;
+  const yearOfEra = Math.floor((dayOfEra - Math.floor(dayOfEra / 1460) + Math.floor(dayOfEra / 36_524) - Math.floor(dayOfEra / 146_096)) / 365);
+  const dayOfYear = dayOfEra - (365 * yearOfEra + Math.floor(yearOfEra / 4) - Math.floor(yearOfEra / 100));
+  const mp = Math.floor((5 * dayOfYear + 2) / 153);
+  const day = dayOfYear - Math.floor((153 * mp + 2) / 5) + 1;
+  const month = mp < 10 ? mp + 3 : mp - 9;
+  const year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0);
+  const hour = Math.floor(secondOfDay / 3600);
+  const minute = Math.floor((secondOfDay % 3600) / 60);
+  return `${String(year).padStart(4, '0')}-${two(month)}-${two(day)}T${two(hour)}:${two(minute)}:${two(secondOfDay % 60)}`;
+}
+
 /** An RFC 3339 instant with nanoseconds, from Unix nanoseconds; null for 0 (Go's zero time). */
 export function dateTimeFromNanos(nanos: bigint): string | null {
   if (nanos === 0n) return null;
-  const seconds = nanos / 1_000_000_000n;
-  const fraction = nanos % 1_000_000_000n;
-  const base = new Date(Number(seconds) * 1000).toISOString().slice(0, 19);
-  const digits = (fraction < 0n ? -fraction : fraction).toString().padStart(9, '0').replace(/0+$/, '');
-  return digits === '' ? `${base}Z` : `${base}.${digits}Z`;
+  let seconds = nanos / 1_000_000_000n;
+  let fraction = nanos % 1_000_000_000n;
+  if (fraction < 0n) {
+    seconds -= 1n;
+    fraction += 1_000_000_000n;
+  }
+  const base = civilSeconds(Number(seconds));
+  if (fraction === 0n) return `${base}Z`;
+  return `${base}.${fraction.toString().padStart(9, '0').replace(/0+$/, '')}Z`;
 }
 
 /** A time Nomad sent as text; null for absent or Go's zero time. */

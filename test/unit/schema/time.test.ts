@@ -8,6 +8,13 @@ describe('time conversions', () => {
     expect(dateTimeFromNanos(1636017249100000000n)).toBe('2021-11-04T09:14:09.1Z');
   });
 
+  it('should agree with Date for instants across centuries, leap days and before 1970', () => {
+    for (const iso of ['1970-01-01T00:00:00.000Z', '2000-02-29T23:59:59.000Z', '2024-12-31T12:00:00.000Z', '1969-07-20T20:17:40.000Z', '2100-03-01T00:00:01.000Z', '1600-01-01T00:00:00.000Z']) {
+      const nanos = BigInt(Date.parse(iso)) * 1_000_000n + 5n;
+      expect(dateTimeFromNanos(nanos)).toBe(`${iso.slice(0, 19)}.000000005Z`);
+    }
+  });
+
   it('should turn Go zero times into null', () => {
     expect(dateTimeFromNanos(0n)).toBeNull();
     expect(dateTimeFromText('0001-01-01T00:00:00Z')).toBeNull();
