@@ -181,10 +181,16 @@ describe('GraphiQL in headless Chromium', () => {
     await page.keyboard.press('Shift+ControlOrMeta+End');
     await page.keyboard.press('Delete');
     expect(await editorText(page, QUERY_EDITOR)).toBe(query);
-    // GraphiQL re-reads the operation name a moment after an edit; until then it would still
-    // send the default query's name ("Allocations") and fail with "Cannot infer operation". A
-    // person sees the tab's title change to <untitled> first, so wait for that too.
+    // GraphiQL commits an edit to its tab state a moment later (debounced); run before that and
+    // it sends the previous query or its operation name ("Cannot infer operation Allocations").
+    // A person is never that fast: wait until the tab's title and the saved tab state (which
+    // GraphiQL keeps in localStorage) both hold the new query.
     await page.getByText('<untitled>', { exact: true }).first().waitFor({ timeout: WAIT_MS });
+    await page.waitForFunction(
+      (text) => Object.keys(localStorage).some((key) => (localStorage.getItem(key) ?? '').includes(text)),
+      `allocation(id: \\"${id}\\")`,
+      { timeout: WAIT_MS },
+    );
 
     await page.getByRole('button', { name: /^Execute query/ }).click();
     const result = await waitForText(page, RESPONSE_PANE, ['"allocation"', id]);
