@@ -87,3 +87,24 @@ export async function upstream<T>(call: Promise<T>): Promise<T> {
     throw toGraphQLError(error);
   }
 }
+
+/**
+ * Like `upstream`, for a call that changes something. When Nomad may have received the request
+ * but the answer was lost (a timeout, a reset connection), the action may have been applied:
+ * the error says so, since retrying a stop stops the replacement too. A refused connection
+ * never reached Nomad and is reported as usual.
+ */
+export async function upstreamAction<T>(call: Promise<T>): Promise<T> {
+  try {
+    return await call;
+  } catch (error) {
+    const uncertain = error instanceof NomadTimeoutError || (error instanceof NomadUnavailableError && error.code !== 'ECONNREFUSED');
+    if (uncertain) {
+      const why = error instanceof NomadTimeoutError ? 'Nomad did not answer in time' : 'The connection to Nomad failed';
+      throw gatewayError(ErrorCode.UPSTREAM_UNAVAILABLE, `${why}; the action may still have been applied: check the allocation before retrying`, {
+        mayHaveApplied: true,
+      });
+    }
+    throw toGraphQLError(error);
+  }
+}

@@ -317,6 +317,14 @@ describe('gateway errors when Nomad accepts but never answers', () => {
     expect(error.message).toBe('Nomad did not answer in time');
     expect(response.data).toEqual({ allocation: null });
   });
+
+  it('should warn that a mutation whose answer never came may have been applied', async () => {
+    const response = await graphqlAt(started(gateway).url, `mutation { stopAllocation(input: { id: "${UNKNOWN_ID}" }) { evalId } }`);
+    const error = only(response);
+    expect(error.extensions?.['code']).toBe(ErrorCode.UPSTREAM_UNAVAILABLE);
+    expect(error.extensions?.['mayHaveApplied']).toBe(true);
+    expect(error.message).toBe('Nomad did not answer in time; the action may still have been applied: check the allocation before retrying');
+  });
 });
 
 describe('gateway errors it did not expect', () => {
