@@ -4,7 +4,7 @@ import { combineFilters, UnbalancedFilterError, whereToBexpr } from '../filters/
 import { normalizeAllocationId } from './allocation-id.ts';
 import { AllocationRef } from './allocation.ts';
 import { fetchAllocationPage, type OrderScheme } from './allocation-page.ts';
-import { fromFull, fromStub, type AllocationSource } from './allocation-source.ts';
+import { fromFull, fromStub, stubPartsFor, type AllocationSource } from './allocation-source.ts';
 import { AllocationWhereInput, whereFromInput } from './allocation-where.ts';
 import { builder } from './builder.ts';
 import { ErrorCode, gatewayError, upstream } from './errors.ts';
@@ -34,12 +34,6 @@ function filterFor(raw: string | undefined, where: string | undefined): string |
     }
     throw error;
   }
-}
-
-/** Which optional parts of the list stubs the selection needs. */
-function stubParts(info: GraphQLResolveInfo): { taskStates: boolean; resources: boolean } {
-  const fields = selectedFields(info, ['edges', 'node']);
-  return { taskStates: fields.has('taskStates') || fields.has('taskState'), resources: fields.has('allocatedResources') };
 }
 
 function wantsOppositeSide(info: GraphQLResolveInfo, backward: boolean): boolean {
@@ -88,7 +82,7 @@ builder.queryFields((t) => ({
         const prefix = args.prefix ?? '';
         if (prefix !== '') checkPrefix(prefix);
         const scheme: OrderScheme = prefix === '' ? 'create-index' : 'id';
-        const parts = stubParts(info);
+        const parts = stubPartsFor(selectedFields(info, ['edges', 'node']));
         const filter = filterFor(args.filter ?? undefined, args.where == null ? undefined : whereToBexpr(whereFromInput(args.where)));
         const page = await fetchAllocationPage({
           args,

@@ -21,3 +21,8 @@ export function fromFull(alloc: Allocation): AllocationSource {
 export function common(source: AllocationSource): AllocListStub | Allocation {
   return source.kind === 'stub' ? source.stub : source.alloc;
 }
+
+/** The optional parts of list stubs that a set of selected Allocation fields needs. */
+export function stubPartsFor(selected: ReadonlySet<string>): { taskStates: boolean; resources: boolean } {
+  return { taskStates: selected.has('taskStates') || selected.has('taskState'), resources: selected.has('allocatedResources') };
+}

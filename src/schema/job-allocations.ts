@@ -4,7 +4,7 @@
 import { whereToBexpr } from '../filters/where.ts';
 import { AllocationRef } from './allocation.ts';
 import { planPage } from './allocation-page.ts';
-import { fromStub } from './allocation-source.ts';
+import { fromStub, stubPartsFor } from './allocation-source.ts';
 import { builder } from './builder.ts';
 import { upstream } from './errors.ts';
 import { JobRef } from './job.ts';
@@ -19,8 +19,7 @@ builder.objectField(JobRef, 'allocations', (t) =>
     resolve: async (job, { first }, ctx, info) => {
       const { size } = planPage({ first }, 'create-index');
       if (size === 0) return [];
-      const selected = selectedFields(info, []);
-      const parts = { taskStates: selected.has('taskStates') || selected.has('taskState'), resources: selected.has('allocatedResources') };
+      const parts = stubPartsFor(selectedFields(info, []));
       const { items } = await upstream(
         ctx.nomad.listAllocations({
           token: ctx.token,

@@ -1,6 +1,12 @@
 import { HttpError, sendJson, setMetaHeaders } from '../http-kit.ts';
+import type { Store } from '../store.ts';
 import { parseQueryOptions } from '../query-params.ts';
 import { authorize, blockIfAsked, lookupAllocation, requireMethod, type RouteContext } from './context.ts';
+
+/** The services table index as Nomad reports it: raised to at least 1 (`setReplyQueryMeta`). */
+function servicesTableIndex(store: Store): bigint {
+  return store.tableIndex.services > 1n ? store.tableIndex.services : 1n;
+}
 
 /** `GET /v1/allocation/:id/services`: read-job in the request's namespace, which must be the allocation's. */
 export async function allocationServices(ctx: RouteContext): Promise<void> {
@@ -11,8 +17,7 @@ export async function allocationServices(ctx: RouteContext): Promise<void> {
   const id = ctx.segments[0] ?? '';
   lookupAllocation(ctx.sim, id);
   const { store } = ctx.sim;
-  // Nomad raises the services index to at least 1.
-  const servicesIndex = (): bigint => (store.tableIndex.services > 1n ? store.tableIndex.services : 1n);
+  const servicesIndex = (): bigint => servicesTableIndex(store);
   await blockIfAsked(ctx, query, servicesIndex);
   if (ctx.signal.aborted) return;
   const alloc = lookupAllocation(ctx.sim, id);
@@ -31,7 +36,7 @@ export async function jobServices(ctx: RouteContext): Promise<void> {
   if (!authorize(ctx).can(query.namespace, 'read-job')) throw new HttpError(403, 'Permission denied');
   const jobId = ctx.segments[0] ?? '';
   const { store } = ctx.sim;
-  const servicesIndex = (): bigint => (store.tableIndex.services > 1n ? store.tableIndex.services : 1n);
+  const servicesIndex = (): bigint => servicesTableIndex(store);
   await blockIfAsked(ctx, query, servicesIndex);
   if (ctx.signal.aborted) return;
   const registrations = [...store.services.values()]
