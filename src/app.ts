@@ -1,14 +1,22 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { GraphQLSchema } from 'graphql';
 import type { Logger } from 'pino';
-import type { NomadClient } from './nomad/client.ts';
+import type { ContextFactory } from './context.ts';
+import type { ReadinessCheck } from './server/readiness.ts';
 import { createSubgraphYoga, SUBGRAPH_ENDPOINT } from './server/subgraph.ts';
 import { createGatewayYoga } from './server/yoga.ts';
 
+/** Everything the servers need, built by the composition root (`main.ts`, or a test). */
 export interface AppDeps {
-  nomad: NomadClient;
-  /** `NOMAD_TOKEN`, for callers that send no token. */
-  defaultToken: string | undefined;
+  /** What `/graphql` serves. */
+  schema: GraphQLSchema;
+  /** What `/subgraph` serves: the same types as a Federation v2 subgraph. */
+  subgraphSchema: GraphQLSchema;
+  /** The one context factory every transport uses. */
+  createContext: ContextFactory;
+  /** What `/readyz` waits for. */
+  readinessChecks: readonly ReadinessCheck[];
   logger: Logger;
 }
 
@@ -28,11 +36,11 @@ function isSubgraphRequest(url: string | undefined): boolean {
 /**
  * Wires the GraphQL endpoints onto one node:http server: `/subgraph` serves the Federation v2
  * subgraph, everything else (`/graphql`, health, readiness) the gateway's own yoga.
- * Owns the server, not the Nomad client.
+ * Owns the server, not the clients its context factory uses.
  */
 export function createApp(deps: AppDeps): App {
   const yoga = createGatewayYoga(deps);
-  const subgraph = createSubgraphYoga(deps);
+  const subgraph = createSubgraphYoga({ schema: deps.subgraphSchema, createContext: deps.createContext, logger: deps.logger });
   let server: Server | undefined;
   return {
     start: async (port, host = '127.0.0.1') => {

@@ -1,3 +1,5 @@
+import { isSendableToken } from './nomad/token.ts';
+
 /**
  * The gateway's settings, parsed from the environment in one pure function. Nomad's own
  * variable names are used for Nomad's settings.
@@ -105,7 +107,7 @@ export function parseConfig(env: Readonly<Record<string, string | undefined>>): 
   }
   const defaultToken = nonEmpty(env['NOMAD_TOKEN']);
   // A header can carry visible ASCII only; say so now rather than fail every request later.
-  if (defaultToken !== undefined && !/^[\x21-\x7e]+$/.test(defaultToken)) {
+  if (defaultToken !== undefined && !isSendableToken(defaultToken)) {
     throw new ConfigError('NOMAD_TOKEN must be printable ASCII without spaces (it travels in the X-Nomad-Token header)');
   }
   return {

@@ -1,41 +1,51 @@
-import type { NomadClient } from './nomad/client.ts';
+import { ErrorCode, gatewayError } from './error-codes.ts';
 import { createLoaders, type Loaders } from './loaders.ts';
-import { ErrorCode, gatewayError } from './schema/errors.ts';
+import { bindToCaller, type CallerNomadClient } from './nomad/caller-client.ts';
+import type { NomadClient } from './nomad/client.ts';
+import { isSendableToken } from './nomad/token.ts';
 
-/** What an HTTP header can carry to Nomad: visible ASCII. Nomad's secrets (UUIDs, JWTs) always are. */
-const USABLE_TOKEN = /^[\x21-\x7e]+$/;
-
-/** What every resolver gets. Built fresh per request, so nothing cached is shared between callers. */
+/** What every resolver gets. Built fresh per request (or subscription), so nothing cached is shared between callers. */
 export interface Context {
-  nomad: NomadClient;
+  /** Nomad, as this caller: every call carries the caller's token and is aborted when the caller goes away. */
+  nomad: CallerNomadClient;
   /** The caller's Nomad token (or the configured default for callers that send none). Never logged. */
   token: string | undefined;
-  /** Per-request batching and caching of upstream reads, keyed under this caller's token. */
+  /** Fires when the caller disconnects; every upstream call of this context is aborted with it. */
+  signal: AbortSignal | undefined;
+  /** Per-request batching and caching of upstream reads, made with this caller's token. */
   loaders: Loaders;
 }
 
-/**
- * The caller's token: `X-Nomad-Token`, else `Authorization: Bearer <token>`, else the
- * configured default. Headers are duck-typed: yoga's Request is a ponyfill (stack.md gotcha 4).
- */
-export function tokenFromRequest(headers: { get(name: string): string | null }, fallback: string | undefined): string | undefined {
-  const direct = headers.get('x-nomad-token')?.trim();
-  if (direct !== undefined && direct !== '') return direct;
-  const authorization = headers.get('authorization')?.trim();
-  if (authorization !== undefined) {
-    const [scheme, value] = authorization.split(/\s+/);
-    if (scheme?.toLowerCase() === 'bearer' && value !== undefined && value !== '') return value;
-  }
-  return fallback;
+/** What a transport knows of its caller: the token they presented (if any) and their lifetime. */
+export interface CallerInput {
+  /** The token the caller sent, from a header or a connection payload; undefined when none. */
+  token: string | undefined;
+  /** Aborts when the request or connection ends before the work is done. */
+  signal?: AbortSignal;
+}
+
+export type ContextFactory = (caller: CallerInput) => Context;
+
+export interface ContextFactoryOptions {
+  nomad: NomadClient;
+  /** `NOMAD_TOKEN`: used for callers that send no token of their own. */
+  defaultToken: string | undefined;
 }
 
 /**
- * Throws FORBIDDEN for a token that cannot be sent to Nomad (spaces, non-ASCII), as Nomad
- * answers 403 for any token it does not know; the token itself is never echoed.
+ * The one way to build a Context, made by the composition root and handed to every transport
+ * (HTTP, the federation subgraph, and later graphql-ws). A token that cannot be sent to Nomad
+ * (spaces, non-ASCII) is refused with FORBIDDEN, as Nomad answers 403 for any token it does not
+ * know; the token itself is never echoed.
  */
-export function createContext(nomad: NomadClient, token: string | undefined): Context {
-  if (token !== undefined && token !== '' && !USABLE_TOKEN.test(token)) {
-    throw gatewayError(ErrorCode.FORBIDDEN, 'Permission denied: the Nomad token has characters no Nomad token has', { http: { status: 403 } });
-  }
-  return { nomad, token, loaders: createLoaders(nomad, token) };
+export function createContextFactory(options: ContextFactoryOptions): ContextFactory {
+  const { nomad, defaultToken } = options;
+  return ({ token: presented, signal }) => {
+    const token = presented ?? defaultToken;
+    if (token !== undefined && !isSendableToken(token)) {
+      throw gatewayError(ErrorCode.FORBIDDEN, 'Permission denied: the Nomad token has characters no Nomad token has', { http: { status: 403 } });
+    }
+    const caller = bindToCaller(nomad, { token, signal });
+    return { nomad: caller, token, signal, loaders: createLoaders(caller) };
+  };
 }

@@ -1,5 +1,5 @@
 import DataLoader from 'dataloader';
-import type { NomadClient } from './nomad/client.ts';
+import type { CallerNomadClient } from './nomad/caller-client.ts';
 import { NomadHttpError } from './nomad/errors.ts';
 import type { Allocation, Evaluation, Job, NomadNode, ServiceRegistration } from './nomad/types.ts';
 import { mapSettledLimit } from './lib/map-limit.ts';
@@ -54,21 +54,21 @@ function readEach<K, T>(keys: readonly K[], read: (key: K) => Promise<T>): Promi
   return mapSettledLimit(keys, READ_CONCURRENCY, read).then(toLoaderResults);
 }
 
-export function createLoaders(nomad: NomadClient, token: string | undefined): Loaders {
-  const call = { token };
+/** Loaders over one caller's client: every read is made with that caller's token and signal. */
+export function createLoaders(nomad: CallerNomadClient): Loaders {
   return {
-    allocation: new DataLoader((ids) => readEach(ids, (id) => nullOn404(nomad.readAllocation(id, call)))),
+    allocation: new DataLoader((ids) => readEach(ids, (id) => nullOn404(nomad.readAllocation(id)))),
     job: new DataLoader(
-      (keys) => readEach(keys, (key) => nullOn404(nomad.readJob(key.id, { ...call, namespace: key.namespace }))),
+      (keys) => readEach(keys, (key) => nullOn404(nomad.readJob(key.id, { namespace: key.namespace }))),
       { cacheKeyFn: (key) => `${key.namespace}\u0000${key.id}` },
     ),
-    node: new DataLoader((ids) => readEach(ids, (id) => nullOn404(nomad.readNode(id, call)))),
-    evaluation: new DataLoader((ids) => readEach(ids, (id) => nullOn404(nomad.readEvaluation(id, call)))),
+    node: new DataLoader((ids) => readEach(ids, (id) => nullOn404(nomad.readNode(id)))),
+    evaluation: new DataLoader((ids) => readEach(ids, (id) => nullOn404(nomad.readEvaluation(id)))),
     allocationServices: new DataLoader(
       async (keys) => {
         const jobs = [...new Map(keys.map((k) => [`${k.namespace}\u0000${k.jobId}`, k])).values()];
         const perJob = await mapSettledLimit(jobs, READ_CONCURRENCY, (k) =>
-          nomad.jobServices(k.jobId, { ...call, namespace: k.namespace }),
+          nomad.jobServices(k.jobId, { namespace: k.namespace }),
         );
         const byJob = new Map(jobs.map((k, i) => [`${k.namespace}\u0000${k.jobId}`, perJob[i]]));
         return keys.map((key) => {

@@ -5,8 +5,11 @@
 import { readFileSync } from 'node:fs';
 import { pino } from 'pino';
 import { createApp } from './app.ts';
+import { createContextFactory } from './context.ts';
 import { ConfigError, parseConfig, type Config } from './config.ts';
 import { createNomadClient, type NomadClient } from './nomad/client.ts';
+import { schema, subgraphSchema } from './schema/index.ts';
+import { nomadReadiness } from './server/readiness.ts';
 import { startSimulator, type Simulator } from './simulator/server.ts';
 
 function loadConfig(): Config {
@@ -65,7 +68,13 @@ if (config.nomad === undefined) {
   });
 }
 
-const app = createApp({ nomad, defaultToken: config.defaultToken, logger });
+const app = createApp({
+  schema,
+  subgraphSchema,
+  createContext: createContextFactory({ nomad, defaultToken: config.defaultToken }),
+  readinessChecks: [nomadReadiness(nomad, logger)],
+  logger,
+});
 const { url } = await app.start(config.port, config.host);
 const upstreamText = simulator === undefined ? `Nomad at ${config.nomad?.address}` : `the embedded Nomad simulator at ${simulator.url} (demo cluster)`;
 logger.info(`GraphQL gateway ready at ${url}/graphql over ${upstreamText}`);

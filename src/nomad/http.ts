@@ -13,6 +13,7 @@ import type { Dispatcher } from 'undici';
 import { errorCode, NomadDecodeError, NomadHttpError, NomadTimeoutError, NomadUnavailableError } from './errors.ts';
 import type { NomadRequestLabel } from './errors.ts';
 import { encodeNomadJson, parseNomadJson } from './json.ts';
+import { isSendableToken } from './token.ts';
 import type { QueryMeta } from './types.ts';
 
 /** Per-call deadline when the caller sets none. */
@@ -25,8 +26,6 @@ const inflateAsync = promisify(inflate);
 /** undici errors that mean "you called me wrongly", not "Nomad is unreachable". */
 const PROGRAMMER_ERROR_CODES = new Set(['UND_ERR_INVALID_ARG', 'UND_ERR_NOT_SUPPORTED', 'UND_ERR_DESTROYED']);
 const UNDICI_TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
-/** Visible ASCII only: a token with CR/LF or controls would corrupt the header. */
-const HEADER_SAFE = /^[\x21-\x7e]*$/;
 
 /** TLS settings for an `https://` Nomad address, mirroring Nomad's own `tls` client settings. */
 export interface NomadTlsOptions {
@@ -275,7 +274,7 @@ function isAborted(signal: AbortSignal): boolean {
 function requestHeaders(token: string | undefined, hasBody: boolean, gzip: boolean): Record<string, string> {
   const headers: Record<string, string> = { 'Accept-Encoding': gzip ? 'gzip' : 'identity' };
   if (token !== undefined && token !== '') {
-    if (!HEADER_SAFE.test(token)) throw new TypeError('Nomad token contains characters not allowed in a header');
+    if (!isSendableToken(token)) throw new TypeError('Nomad token contains characters not allowed in a header');
     headers['X-Nomad-Token'] = token;
   }
   if (hasBody) headers['Content-Type'] = 'application/json';

@@ -3,7 +3,8 @@ import { normalizeAllocationId } from './allocation-id.ts';
 import { AllocationRef } from './allocation.ts';
 import { fromFull, type AllocationSource } from './allocation-source.ts';
 import { builder } from './builder.ts';
-import { ErrorCode, gatewayError, upstream, upstreamAction } from './errors.ts';
+import { ErrorCode, gatewayError } from '../error-codes.ts';
+import { upstream, upstreamAction } from './errors.ts';
 
 /** POSIX signals Nomad's drivers deliver. raw_exec and exec turn any other name into SIGINT, so refuse it here. */
 export const SIGNALS = [
@@ -94,7 +95,7 @@ builder.mutationFields((t) => ({
     args: { input: t.arg({ type: StopAllocationInput, required: true }) },
     resolve: async (_root, { input }, ctx) => {
       const id = allocationId(input.id);
-      const result = await upstreamAction(ctx.nomad.stopAllocation(id, { token: ctx.token, noShutdownDelay: input.noShutdownDelay ?? false }));
+      const result = await upstreamAction(ctx.nomad.stopAllocation(id, { noShutdownDelay: input.noShutdownDelay ?? false }));
       return { evalId: result.EvalID, index: result.Index, allocationId: id };
     },
   }),
@@ -108,7 +109,7 @@ builder.mutationFields((t) => ({
       if (!(SIGNALS as readonly string[]).includes(signal)) {
         throw gatewayError(ErrorCode.BAD_USER_INPUT, `Unknown signal "${input.signal}"; use one of ${SIGNALS.join(', ')}`, { field: 'signal' });
       }
-      await upstreamAction(ctx.nomad.signalAllocation(id, { token: ctx.token, signalName: signal, task: taskName(input.task) }));
+      await upstreamAction(ctx.nomad.signalAllocation(id, { signalName: signal, task: taskName(input.task) }));
       return { allocationId: id };
     },
   }),
@@ -123,7 +124,7 @@ builder.mutationFields((t) => ({
       if (task !== undefined && allTasks) {
         throw gatewayError(ErrorCode.BAD_USER_INPUT, 'Give `task` or `allTasks: true`, not both', { field: 'task' });
       }
-      await upstreamAction(ctx.nomad.restartAllocation(id, { token: ctx.token, taskName: task, allTasks }));
+      await upstreamAction(ctx.nomad.restartAllocation(id, { taskName: task, allTasks }));
       return { allocationId: id };
     },
   }),

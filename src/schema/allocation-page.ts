@@ -1,5 +1,5 @@
 import type { AllocListStub } from '../nomad/types.ts';
-import { ErrorCode, gatewayError } from './errors.ts';
+import { ErrorCode, gatewayError } from '../error-codes.ts';
 
 /** The most edges one connection page may ask for. */
 export const MAX_PAGE_SIZE = 500;

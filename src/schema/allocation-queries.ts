@@ -7,7 +7,8 @@ import { fetchAllocationPage, type OrderScheme } from './allocation-page.ts';
 import { fromFull, fromStub, stubPartsFor, type AllocationSource } from './allocation-source.ts';
 import { AllocationWhereInput, whereFromInput } from './allocation-where.ts';
 import { builder } from './builder.ts';
-import { ErrorCode, gatewayError, upstream } from './errors.ts';
+import { ErrorCode, gatewayError } from '../error-codes.ts';
+import { upstream } from './errors.ts';
 import { selectedFields } from './selection.ts';
 
 /** Most candidates an ambiguous prefix reports. */
@@ -48,7 +49,7 @@ async function resolveByPrefix(id: string, namespace: string | undefined, ctx: C
   // Nomad needs an even number of hex digits: ask for one fewer and keep the exact matches.
   const upstreamPrefix = hex.length % 2 === 0 ? hex : hex.slice(0, -1);
   const { items } = await upstream(
-    ctx.nomad.listAllocations({ token: ctx.token, namespace: namespace ?? '*', prefix: upstreamPrefix, perPage: MAX_CANDIDATES + 1, taskStates: false }),
+    ctx.nomad.listAllocations({ namespace: namespace ?? '*', prefix: upstreamPrefix, perPage: MAX_CANDIDATES + 1, taskStates: false }),
   );
   // Compare as Nomad does, on the hex digits alone: `abcdef1234` is a prefix of `abcdef12-34…`.
   const wanted = hex.toLowerCase();
@@ -91,7 +92,7 @@ builder.queryFields((t) => ({
           list: async ({ perPage, nextToken, reverse }) => {
             const { items, meta } = await upstream(
               ctx.nomad.listAllocations({
-                token: ctx.token,
+                
                 namespace: args.namespace ?? undefined,
                 prefix: prefix === '' ? undefined : prefix,
                 filter,

@@ -1,24 +1,6 @@
 import { GraphQLError } from 'graphql';
+import { ErrorCode, gatewayError } from '../error-codes.ts';
 import { NomadDecodeError, NomadHttpError, NomadTimeoutError, NomadUnavailableError } from '../nomad/errors.ts';
-
-/** Every `extensions.code` this API returns. */
-export const ErrorCode = {
-  BAD_USER_INPUT: 'BAD_USER_INPUT',
-  FORBIDDEN: 'FORBIDDEN',
-  NOT_FOUND: 'NOT_FOUND',
-  /** The request is valid but the allocation or task is not in a state that allows it. */
-  FAILED_PRECONDITION: 'FAILED_PRECONDITION',
-  UPSTREAM_UNAVAILABLE: 'UPSTREAM_UNAVAILABLE',
-  /** Nomad answered with something this gateway cannot read. */
-  UPSTREAM_INVALID_RESPONSE: 'UPSTREAM_INVALID_RESPONSE',
-  /** The operation is deeper, or has more aliases or directives, than the gateway allows. */
-  QUERY_LIMIT_EXCEEDED: 'QUERY_LIMIT_EXCEEDED',
-} as const;
-export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
-
-export function gatewayError(code: ErrorCode, message: string, extensions: Record<string, unknown> = {}): GraphQLError {
-  return new GraphQLError(message, { extensions: { ...extensions, code } });
-}
 
 /**
  * Nomad answers several user mistakes with a 500 (nomad-api.md §12). Matched on Nomad's exact

@@ -22,7 +22,7 @@ builder.objectField(JobRef, 'allocations', (t) =>
       const parts = stubPartsFor(selectedFields(info, []));
       const { items } = await upstream(
         ctx.nomad.listAllocations({
-          token: ctx.token,
+          
           namespace: job.Namespace,
           filter: whereToBexpr({ jobId: job.ID }),
           perPage: size,

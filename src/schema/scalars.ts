@@ -1,6 +1,6 @@
 import { Kind, type ValueNode } from 'graphql';
 import { builder } from './builder.ts';
-import { ErrorCode, gatewayError } from './errors.ts';
+import { ErrorCode, gatewayError } from '../error-codes.ts';
 import { formatGoDuration } from './time.ts';
 
 const UINT64_MAX = 18446744073709551615n;

@@ -3,7 +3,7 @@ import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
 import { maxDirectivesRule } from '@escape.tech/graphql-armor-max-directives';
 import { GraphQLError, parse, type ValidationContext } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
-import { ErrorCode } from '../schema/errors.ts';
+import { ErrorCode } from '../error-codes.ts';
 
 /**
  * Limits on what one operation may ask for, checked before any upstream call. Each link (job,

@@ -1,11 +1,13 @@
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
+import type { GraphQLSchema } from 'graphql';
 import { createYoga, useReadinessCheck, type YogaServerInstance } from 'graphql-yoga';
 import type { Logger } from 'pino';
+import { usePersistedQueries } from './persisted-queries.ts';
 import { useQueryLimits } from './query-limits.ts';
+import { allReady, type ReadinessCheck } from './readiness.ts';
 import { yogaLogger } from './yoga-logging.ts';
-import { createContext, tokenFromRequest, type Context } from '../context.ts';
-import type { NomadClient } from '../nomad/client.ts';
-import { schema } from '../schema/index.ts';
+import type { Context, ContextFactory } from '../context.ts';
+import { tokenFromHeaders } from '../nomad/token.ts';
 
 /** What GraphiQL opens with: a first page of allocations across namespaces. */
 export const GRAPHIQL_DEFAULT_QUERY = `# Allocations across every namespace your token can read, oldest first.
@@ -31,18 +33,21 @@ query Allocations($after: String) {
 `;
 
 export interface GatewayYogaOptions {
-  nomad: NomadClient;
-  /** Used for callers that send no token of their own (`NOMAD_TOKEN`). */
-  defaultToken: string | undefined;
+  /** The schema `/graphql` serves, built once by the composition root. */
+  schema: GraphQLSchema;
+  /** Builds each request's context from the caller's token and the request's AbortSignal. */
+  createContext: ContextFactory;
+  /** What `/readyz` waits for. */
+  readinessChecks: readonly ReadinessCheck[];
   logger: Logger;
 }
 
 /**
- * The GraphQL endpoint: schema built once at import, parse and validation cached by yoga,
- * a fresh context (and loaders) per request, unexpected errors masked without stack traces.
+ * The GraphQL endpoint: parse and validation cached by yoga, a fresh context (and loaders) per
+ * request, automatic persisted queries, unexpected errors masked without stack traces.
  */
 export function createGatewayYoga(options: GatewayYogaOptions): YogaServerInstance<Record<string, unknown>, Context> {
-  const { nomad, defaultToken, logger } = options;
+  const { schema, createContext, readinessChecks, logger } = options;
   return createYoga<Record<string, unknown>, Context>({
     schema,
     graphqlEndpoint: '/graphql',
@@ -52,24 +57,13 @@ export function createGatewayYoga(options: GatewayYogaOptions): YogaServerInstan
     graphiql: { title: 'Nomad GraphQL gateway', defaultQuery: GRAPHIQL_DEFAULT_QUERY },
     renderGraphiQL,
     logging: yogaLogger(logger),
-    context: ({ request }) => createContext(nomad, tokenFromRequest(request.headers, defaultToken)),
+    context: ({ request }) => createContext({ token: tokenFromHeaders(request.headers), signal: request.signal }),
     plugins: [
+      usePersistedQueries(),
       useQueryLimits(),
-      useReadinessCheck({
-        endpoint: '/readyz',
-        check: async () => {
-          // No ACL needed for the leader endpoint: this answers "can we reach Nomad".
-          // A plain 503 on failure: yoga would otherwise send the error's text, which names
-          // Nomad's internal address, to anyone who can reach this unauthenticated endpoint.
-          try {
-            await nomad.statusLeader({ timeoutMs: 2_000 });
-            return true;
-          } catch (error) {
-            logger.warn(`readiness check failed: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`);
-            return false;
-          }
-        },
-      }),
+      // A plain 503 on failure: yoga would otherwise send the error's text to anyone who can
+      // reach this unauthenticated endpoint.
+      useReadinessCheck({ endpoint: '/readyz', check: () => allReady(readinessChecks) }),
     ],
   });
 }

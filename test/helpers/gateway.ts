@@ -1,7 +1,10 @@
 import { pino } from 'pino';
 import { afterAll, beforeAll } from 'vitest';
 import { createApp, type App } from '../../src/app.ts';
+import { createContextFactory } from '../../src/context.ts';
 import { createNomadClient, type NomadClient } from '../../src/nomad/client.ts';
+import { schema, subgraphSchema } from '../../src/schema/index.ts';
+import { nomadReadiness } from '../../src/server/readiness.ts';
 import { startSimulator, type Simulator, type SimulatorOptions } from '../../src/simulator/server.ts';
 
 export interface GraphQLResponse {
@@ -24,11 +27,23 @@ export interface GatewayStackOptions {
   defaultToken?: string;
 }
 
+/** The gateway wired as `main.ts` wires it, over the given Nomad client, logging nothing. */
+export function createGatewayApp(nomad: NomadClient, options: { defaultToken?: string } = {}): App {
+  const logger = pino({ level: 'silent' });
+  return createApp({
+    schema,
+    subgraphSchema,
+    createContext: createContextFactory({ nomad, defaultToken: options.defaultToken }),
+    readinessChecks: [nomadReadiness(nomad, logger)],
+    logger,
+  });
+}
+
 /** Starts a simulator and a gateway over it (both on port 0) and stops them when done. */
 export async function startGatewayStack(options: GatewayStackOptions = {}): Promise<GatewayStack & { stop(): Promise<void> }> {
   const sim = await startSimulator({ timing: { schedulerMs: 5, clientMs: 5 }, ...options.simulator });
   const nomad: NomadClient = createNomadClient({ address: sim.url });
-  const app: App = createApp({ nomad, defaultToken: options.defaultToken, logger: pino({ level: 'silent' }) });
+  const app = createGatewayApp(nomad, { defaultToken: options.defaultToken });
   const { url } = await app.start(0);
   return {
     sim,

@@ -1,10 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { pino } from 'pino';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createApp, type App } from '../../../src/app.ts';
+import type { App } from '../../../src/app.ts';
 import { createNomadClient, type NomadClient } from '../../../src/nomad/client.ts';
 import { startSimulator, type Simulator } from '../../../src/simulator/server.ts';
-import type { GraphQLResponse } from '../../helpers/gateway.ts';
+import { createGatewayApp, type GraphQLResponse } from '../../helpers/gateway.ts';
 
 /**
  * `_entities` on /subgraph, the way a router calls it, against the real simulator: which upstream
@@ -79,7 +78,7 @@ describe('_entities on the subgraph endpoint', () => {
     }
     await sim.cluster.idle();
     nomad = createNomadClient({ address: sim.url });
-    app = createApp({ nomad: recordingClient(nomad, log), defaultToken: undefined, logger: pino({ level: 'silent' }) });
+    app = createGatewayApp(recordingClient(nomad, log));
     ({ url } = await app.start(0));
   });
 
@@ -157,7 +156,7 @@ describe('_entities on the subgraph endpoint', () => {
   it('should make every _entities read with the caller\'s token', async () => {
     const secured = await startSimulator({ acl: true, timing: { schedulerMs: 5, clientMs: 5 } });
     const client = createNomadClient({ address: secured.url });
-    const securedApp = createApp({ nomad: client, defaultToken: undefined, logger: pino({ level: 'silent' }) });
+    const securedApp = createGatewayApp(client);
     try {
       const { url: securedUrl } = await securedApp.start(0);
       const { allocations } = secured.cluster.createJob({ id: 'web', count: 1 });

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ErrorCode } from '../../../src/schema/errors.ts';
+import { ErrorCode } from '../../../src/error-codes.ts';
 import { useGatewayStack, type GatewayStack, type GraphQLResponse } from '../../helpers/gateway.ts';
 
 type Style = 'x-nomad-token' | 'bearer';

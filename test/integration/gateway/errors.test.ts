@@ -2,14 +2,14 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { GraphQLError } from 'graphql';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp, type App } from '../../../src/app.ts';
+import type { App } from '../../../src/app.ts';
 import { createNomadClient, type NomadClient } from '../../../src/nomad/client.ts';
 import { NomadDecodeError, NomadHttpError, NomadTimeoutError, NomadUnavailableError } from '../../../src/nomad/errors.ts';
-import { ErrorCode, toGraphQLError } from '../../../src/schema/errors.ts';
+import { ErrorCode } from '../../../src/error-codes.ts';
+import { toGraphQLError } from '../../../src/schema/errors.ts';
 import { startSimulator, type Simulator } from '../../../src/simulator/server.ts';
-import { startGatewayStack, useGatewayStack, type GatewayStack, type GraphQLResponse } from '../../helpers/gateway.ts';
+import { createGatewayApp, startGatewayStack, useGatewayStack, type GatewayStack, type GraphQLResponse } from '../../helpers/gateway.ts';
 import { send } from '../../helpers/http.ts';
 
 const MANAGEMENT = randomUUID();
@@ -43,7 +43,7 @@ function started<T>(value: T | undefined): T {
 
 /** A gateway on port 0 over the given Nomad client; stopped (with the client) by the returned function. */
 async function startGateway(nomad: NomadClient): Promise<{ url: string; stop(): Promise<void> }> {
-  const app: App = createApp({ nomad, defaultToken: undefined, logger: pino({ level: 'silent' }) });
+  const app: App = createGatewayApp(nomad);
   const { url } = await app.start(0);
   return {
     url,

@@ -1,11 +1,9 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { pino } from 'pino';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createApp } from '../../../src/app.ts';
 import { createNomadClient } from '../../../src/nomad/client.ts';
 import { startSimulator, type Simulator } from '../../../src/simulator/server.ts';
-import type { GraphQLResponse } from '../../helpers/gateway.ts';
+import { createGatewayApp, type GraphQLResponse } from '../../helpers/gateway.ts';
 import { asArray, asRecord } from '../../helpers/http.ts';
 
 /**
@@ -88,7 +86,7 @@ function useProxiedStack(): () => Stack {
     leftovers.push(() => proxy.stop());
     const nomad = createNomadClient({ address: proxy.url });
     leftovers.push(() => nomad.close());
-    const app = createApp({ nomad, defaultToken: undefined, logger: pino({ level: 'silent' }) });
+    const app = createGatewayApp(nomad);
     const { url } = await app.start(0);
     leftovers.push(() => app.stop());
     stack = {

@@ -1,0 +1,27 @@
+import { GraphQLError } from 'graphql';
+
+/**
+ * Every `extensions.code` this API returns. Shared by the schema, the context and the servers,
+ * so it belongs to none of them.
+ */
+export const ErrorCode = {
+  BAD_USER_INPUT: 'BAD_USER_INPUT',
+  FORBIDDEN: 'FORBIDDEN',
+  NOT_FOUND: 'NOT_FOUND',
+  /** The request is valid but the allocation or task is not in a state that allows it. */
+  FAILED_PRECONDITION: 'FAILED_PRECONDITION',
+  UPSTREAM_UNAVAILABLE: 'UPSTREAM_UNAVAILABLE',
+  /** Nomad answered with something this gateway cannot read. */
+  UPSTREAM_INVALID_RESPONSE: 'UPSTREAM_INVALID_RESPONSE',
+  /** The operation is deeper, or has more aliases or directives, than the gateway allows. */
+  QUERY_LIMIT_EXCEEDED: 'QUERY_LIMIT_EXCEEDED',
+  /** A persisted-query hash the gateway does not know yet: send the query text with it. */
+  PERSISTED_QUERY_NOT_FOUND: 'PERSISTED_QUERY_NOT_FOUND',
+  /** A query text whose SHA-256 is not the hash sent with it. */
+  PERSISTED_QUERY_MISMATCH: 'PERSISTED_QUERY_MISMATCH',
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+export function gatewayError(code: ErrorCode, message: string, extensions: Record<string, unknown> = {}): GraphQLError {
+  return new GraphQLError(message, { extensions: { ...extensions, code } });
+}
