@@ -7,6 +7,7 @@
  */
 import {
   decodeAllocation,
+  decodeAllocations,
   decodeAllocListStubs,
   decodeEvaluation,
   decodeGenericResponse,
@@ -56,6 +57,17 @@ export interface NomadClient {
   statusLeader(options?: NomadCallOptions): Promise<string>;
   /** `GET /v1/job/:id/services`: the service registrations of every allocation of a job. */
   jobServices(jobId: string, options?: NomadReadOptions): Promise<NomadList<ServiceRegistration>>;
+  /**
+   * `GET /v1/job/:id/allocations` in the call's namespace: list stubs (with task states, never
+   * resources) in allocation-id order; `[]` for an unknown job. The index is the allocs table's.
+   */
+  jobAllocations(jobId: string, options?: JobAllocationsOptions): Promise<NomadList<AllocListStub>>;
+  /**
+   * `GET /v1/node/:id/allocations`: full allocations on the node, without those in namespaces the
+   * token cannot read (Nomad needs node read); `[]` for an unknown node. Nomad treats the id as a
+   * prefix. The index is the highest ModifyIndex among the node's allocations.
+   */
+  nodeAllocations(nodeId: string, options?: NomadReadOptions): Promise<NomadList<Allocation>>;
   /** `GET /v1/job/:id` in the call's namespace. */
   readJob(id: string, options?: NomadReadOptions): Promise<NomadItem<Job>>;
   /** `GET /v1/node/:id`. */
@@ -105,6 +117,15 @@ export interface ListAllocationsOptions extends NomadReadOptions {
   taskStates?: boolean;
   /** Newest first (`?reverse=true`); sent only when true. @default false */
   reverse?: boolean;
+}
+
+/** `GET /v1/job/:id/allocations` parameters. */
+export interface JobAllocationsOptions extends NomadReadOptions {
+  /**
+   * Include allocations of earlier jobs registered under the same id (`?all=`); sent only when
+   * specified. @default false
+   */
+  all?: boolean;
 }
 
 /** `POST /v1/allocation/:id/stop` parameters (sent in the query string). */
@@ -292,6 +313,16 @@ export function createNomadClient(options: NomadClientOptions): NomadClient {
 
     async jobServices(jobId, opts = {}) {
       const { body, meta } = await read(`/v1/job/${segment(jobId)}/services`, opts, decodeServiceRegistrations);
+      return { items: body, meta };
+    },
+
+    async jobAllocations(jobId, opts = {}) {
+      const { body, meta } = await read(`/v1/job/${segment(jobId)}/allocations`, opts, decodeAllocListStubs, { all: flag(opts.all) });
+      return { items: body, meta };
+    },
+
+    async nodeAllocations(nodeId, opts = {}) {
+      const { body, meta } = await read(`/v1/node/${segment(nodeId)}/allocations`, opts, decodeAllocations);
       return { items: body, meta };
     },
 

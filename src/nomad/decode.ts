@@ -418,6 +418,11 @@ export function decodeAllocation(value: unknown, path?: DecodePath): Allocation 
   };
 }
 
+/** Decodes the body of `GET /v1/node/:id/allocations`: a JSON array of full allocations, paths `$[i]…`. */
+export function decodeAllocations(value: unknown, path?: DecodePath): Allocation[] {
+  return decodeArray(value, path, decodeAllocation);
+}
+
 /** Decodes one element of `GET /v1/allocations`. Missing keys get Go zero values. */
 export function decodeAllocListStub(value: unknown, path?: DecodePath): AllocListStub {
   const o = expectObject(value, path);

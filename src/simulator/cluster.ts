@@ -6,7 +6,7 @@ import { deregisterServices, runTask, startOnClient } from './client-runner.ts';
 import { ClusterError, touch, type ClusterCore, type Timing } from './cluster-core.ts';
 import { toJob, type JobSpec } from './job-spec.ts';
 import type { Random } from './random.ts';
-import { completeEval, place, replaceAllocation, scheduleStop } from './scheduler.ts';
+import { completeEval, place, replaceAllocation, scheduleJobStop, scheduleStop } from './scheduler.ts';
 import { StepQueue } from './step-queue.ts';
 import { jobKey, type Store, type TableName } from './store.ts';
 import { appendEvents, taskEvent } from './task-events.ts';
@@ -128,6 +128,27 @@ export class Cluster implements ClusterCore {
     });
     for (const alloc of placed) startOnClient(this, alloc.ID);
     return { job: registered, allocations: placed };
+  }
+
+  /**
+   * Purges a job (`DELETE /v1/job/:id?purge=true`): it leaves the state store at once, with a
+   * `job-deregister` evaluation; the scheduler then stops its allocations, which stay in the
+   * state store. Registering the id again makes a new job with a new CreateIndex. An unknown job
+   * is a no-op, as in Nomad. Returns the evaluation's id.
+   */
+  purgeJob(id: string, namespace = 'default'): string | undefined {
+    const job = this.store.job(namespace, id);
+    if (job === undefined) return undefined;
+    let evalId = '';
+    this.store.commit(['jobs', 'evals'], (index) => {
+      this.store.jobs.delete(jobKey(namespace, id));
+      // Nomad gives every deregistration eval the service type, whatever the job's.
+      const evaluation = { ...newEvaluation({ id: this.newId(), job, triggeredBy: 'job-deregister', index, now: this.now() }), Type: 'service' };
+      evalId = evaluation.ID;
+      this.store.evals.set(evaluation.ID, evaluation);
+    });
+    this.steps.later(this.timing.schedulerMs, () => scheduleJobStop(this, { namespace, id }, evalId));
+    return evalId;
   }
 
   // ---- API operations -------------------------------------------------------------------------

@@ -2,6 +2,7 @@ import { listAllocations, readAllocation } from './routes/allocations.ts';
 import { restartAllocation, signalAllocation, stopAllocation } from './routes/alloc-lifecycle.ts';
 import { listNamespaces, readEvaluation, readJob, readNode, statusLeader } from './routes/cluster-objects.ts';
 import type { Route } from './routes/context.ts';
+import { jobAllocations, nodeAllocations } from './routes/object-allocations.ts';
 import { allocationServices, jobServices } from './routes/services.ts';
 import { HttpError } from './http-kit.ts';
 
@@ -43,6 +44,26 @@ const SINGLE_OBJECT: Record<string, { endpoint: string; handler: Route }> = {
   '/v1/evaluation/': { endpoint: 'GET /v1/evaluation/:id', handler: readEvaluation },
 };
 
+const OBJECT_ALLOCATIONS: { prefix: string; endpoint: string; handler: Route }[] = [
+  { prefix: '/v1/job/', endpoint: 'GET /v1/job/:id/allocations', handler: jobAllocations },
+  { prefix: '/v1/node/', endpoint: 'GET /v1/node/:id/allocations', handler: nodeAllocations },
+];
+
+/**
+ * `/v1/job/<id>/allocations` and `/v1/node/<id>/allocations`. Nomad's handlers cut the suffix off
+ * the decoded path (`JobSpecificRequest`, `NodeSpecificRequest`), so the id is everything in
+ * between, slashes included. `/v1/node/pool/` is another handler's prefix in Nomad's mux.
+ */
+function matchObjectAllocations(pathname: string): RouteMatch | undefined {
+  if (pathname.startsWith('/v1/node/pool/')) return undefined;
+  for (const { prefix, endpoint, handler } of OBJECT_ALLOCATIONS) {
+    if (!pathname.startsWith(prefix)) continue;
+    const rest = decodeURIComponent(pathname.slice(prefix.length));
+    if (rest.endsWith('/allocations')) return { endpoint, handler, segments: [rest.slice(0, -'/allocations'.length)] };
+  }
+  return undefined;
+}
+
 function splitSegments(rest: string): string[] {
   return rest.split('/').map((s) => decodeURIComponent(s));
 }
@@ -63,6 +84,8 @@ export function matchRoute(pathname: string): RouteMatch | RouteMiss {
     const action = segments.length === 2 ? CLIENT_ACTIONS[segments[1] ?? ''] : undefined;
     return action === undefined ? 'resource not found' : { ...action, segments };
   }
+  const objectAllocations = matchObjectAllocations(pathname);
+  if (objectAllocations !== undefined) return objectAllocations;
   const jobServicesMatch = /^\/v1\/job\/([^/]+)\/services$/.exec(pathname);
   if (jobServicesMatch !== null) {
     return { endpoint: 'GET /v1/job/:id/services', handler: jobServices, segments: [decodeURIComponent(jobServicesMatch[1] ?? '')] };

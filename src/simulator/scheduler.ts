@@ -1,6 +1,7 @@
 import type { Allocation, Job, NomadNode } from '../nomad/types.ts';
 import { newAllocation, newEvaluation, portLabels } from './alloc-factory.ts';
 import { startOnClient, stopOnClient } from './client-runner.ts';
+import { isTerminal } from './client-status.ts';
 import { ClusterError, touch, type ClusterCore } from './cluster-core.ts';
 
 /** What Nomad's scheduler does: place allocations, and stop, replace or reschedule them. */
@@ -49,6 +50,11 @@ export function completeEval(core: ClusterCore, evalId: string, index: bigint): 
   evaluation.ModifyTime = core.now();
 }
 
+/** Whether `job` is still the registered job under its id (not purged, nor registered anew since). */
+function isCurrentJob(core: ClusterCore, job: Job): boolean {
+  return core.store.job(job.Namespace, job.ID)?.CreateIndex === job.CreateIndex;
+}
+
 /** Places a replacement in the same slot, linked both ways (inside a commit). */
 function placeReplacement(core: ClusterCore, previous: Allocation, evalId: string, index: bigint): Allocation {
   const job = previous.Job;
@@ -73,7 +79,7 @@ export function scheduleStop(core: ClusterCore, allocId: string, evalId: string)
     alloc.DesiredStatus = 'stop';
     alloc.DesiredDescription = 'alloc is being migrated';
     touch(core, alloc, index, { server: true });
-    if (alloc.Job?.Type === 'service' && readyNodes(core).length > 0) {
+    if (alloc.Job?.Type === 'service' && isCurrentJob(core, alloc.Job) && readyNodes(core).length > 0) {
       replacementId = placeReplacement(core, alloc, evalId, index).ID;
     }
   });
@@ -89,7 +95,7 @@ export function scheduleStop(core: ClusterCore, allocId: string, evalId: string)
 export function replaceAllocation(core: ClusterCore, allocId: string, cause: 'alloc-failure' | 'node-update'): void {
   const previous = core.store.allocs.get(allocId);
   const job = previous?.Job;
-  if (previous === undefined || job == null || previous.NextAllocation !== '' || readyNodes(core).length === 0) return;
+  if (previous === undefined || job == null || !isCurrentJob(core, job) || previous.NextAllocation !== '' || readyNodes(core).length === 0) return;
   let replacementId = '';
   core.store.commit(['allocs', 'evals'], (index) => {
     const evaluation = newEvaluation({
@@ -116,4 +122,23 @@ export function replaceAllocation(core: ClusterCore, allocId: string, cause: 'al
     replacementId = replacement.ID;
   });
   startOnClient(core, replacementId);
+}
+
+/**
+ * Handles a `job-deregister` evaluation of a purged job: every allocation still meant to run under
+ * the job's id is stopped (`handleStop` in Nomad's reconciler), then its client kills it.
+ */
+export function scheduleJobStop(core: ClusterCore, job: { namespace: string; id: string }, evalId: string): void {
+  const stopping: string[] = [];
+  core.store.commit(['allocs', 'evals'], (index) => {
+    completeEval(core, evalId, index);
+    for (const alloc of core.store.allocs.values()) {
+      if (alloc.Namespace !== job.namespace || alloc.JobID !== job.id || isTerminal(alloc)) continue;
+      alloc.DesiredStatus = 'stop';
+      alloc.DesiredDescription = 'alloc not needed due to job update';
+      touch(core, alloc, index, { server: true });
+      stopping.push(alloc.ID);
+    }
+  });
+  for (const id of stopping) core.steps.later(core.timing.clientMs, () => stopOnClient(core, id));
 }

@@ -101,6 +101,29 @@ describe('Nomad client against the simulator', () => {
     expect([services.status, services.nomadMessage]).toEqual([404, 'allocation not found']);
     expect((await client.allocationServices(id, { namespace: 'prod' })).items.length).toBeGreaterThanOrEqual(0);
   });
+
+  it('should list a job\'s stubs and a node\'s full allocations, decoded, with their indexes', async () => {
+    await sim().cluster.idle();
+    const { store } = sim();
+    const web = await client.jobAllocations('web');
+    const storedWeb = [...store.allocs.values()].filter((a) => a.Namespace === 'default' && a.JobID === 'web');
+    expect(web.items.map((a) => a.ID)).toEqual(storedWeb.map((a) => a.ID).sort());
+    expect(web.meta.LastIndex).toBe(store.tableIndex.allocs);
+    expect(web.items.every((a) => a.AllocatedResources === null && a.TaskStates !== null)).toBe(true);
+    const staging = await client.jobAllocations('payments', { namespace: 'staging', all: true });
+    expect(staging.items.length).toBe([...store.allocs.values()].filter((a) => a.Namespace === 'staging' && a.JobID === 'payments').length);
+    expect(staging.items.every((a) => a.Namespace === 'staging' && a.JobType === 'service')).toBe(true);
+    expect((await client.jobAllocations('no-such-job')).items).toEqual([]);
+
+    const nodeId = web.items[0]?.NodeID ?? '';
+    const onNode = await client.nodeAllocations(nodeId);
+    const storedOnNode = [...store.allocs.values()].filter((a) => a.NodeID === nodeId);
+    expect(new Set(onNode.items.map((a) => a.ID))).toEqual(new Set(storedOnNode.map((a) => a.ID)));
+    expect(onNode.meta.LastIndex).toBe(storedOnNode.reduce((max, a) => (a.ModifyIndex > max ? a.ModifyIndex : max), 0n));
+    const [first] = onNode.items;
+    expect(first?.Job?.ID).toBe(first?.JobID);
+    expect(first).toEqual((await client.readAllocation(first?.ID ?? '')).item);
+  });
 });
 
 describe('Nomad client with ACLs and failures', () => {
@@ -124,6 +147,20 @@ describe('Nomad client with ACLs and failures', () => {
       const denied = await httpError(client.listAllocations({ token: reader, namespace: 'prod' }));
       expect([denied.status, denied.nomadMessage]).toEqual([403, 'Permission denied']);
       expect(denied.message).not.toContain(reader);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('should need node read for a node\'s allocations and read-job for a job\'s', async () => {
+    const reader = sim.acl.createToken({ namespaces: { default: { policy: 'read' } } }).SecretID;
+    const client = createNomadClient({ address: sim.url, token: reader });
+    try {
+      const nodeId = [...sim.store.nodes.keys()][0] ?? '';
+      const denied = await httpError(client.nodeAllocations(nodeId));
+      expect([denied.status, denied.nomadMessage]).toEqual([403, 'Permission denied']);
+      expect((await client.jobAllocations('app')).items).toHaveLength(2);
+      expect((await httpError(client.jobAllocations('app', { namespace: 'prod' }))).status).toBe(403);
     } finally {
       await client.close();
     }
