@@ -1,8 +1,9 @@
 import type { Context } from '../context.ts';
-import { normalizeAllocationId } from './allocation-id.ts';
+import { allocationUuidFrom } from './allocation-id.ts';
 import { AllocationRef } from './allocation.ts';
 import { fromFull, type AllocationSource } from './allocation-source.ts';
 import { builder } from './builder.ts';
+import { decodeGlobalId } from './global-id.ts';
 import { ErrorCode, gatewayError } from '../error-codes.ts';
 import { upstream, upstreamAction } from './errors.ts';
 
@@ -13,11 +14,18 @@ export const SIGNALS = [
   'SIGTTOU', 'SIGURG', 'SIGUSR1', 'SIGUSR2', 'SIGVTALRM', 'SIGWINCH', 'SIGXCPU', 'SIGXFSZ',
 ] as const;
 
-/** Mutations act on full UUIDs only: a prefix could match a different allocation by the time it runs. */
+/**
+ * Mutations act on an exact allocation: its global id or full UUID, never a prefix, which could
+ * match a different allocation by the time the mutation runs.
+ */
 function allocationId(raw: string | number): string {
-  const id = normalizeAllocationId(raw);
+  const id = allocationUuidFrom(raw);
   if (id === undefined) {
-    throw gatewayError(ErrorCode.BAD_USER_INPUT, `Invalid allocation id "${String(raw)}": mutations need the full UUID`, { field: 'id' });
+    const other = decodeGlobalId(String(raw).trim());
+    const why = other === undefined ? '' : ` (it is the id of a ${other.type})`;
+    throw gatewayError(ErrorCode.BAD_USER_INPUT, `Invalid allocation id "${String(raw)}"${why}: mutations need the allocation's global \`id\` or its full UUID`, {
+      field: 'id',
+    });
   }
   return id;
 }
@@ -36,8 +44,9 @@ async function reread(id: string, ctx: Context): Promise<AllocationSource | null
 }
 
 const StopAllocationInput = builder.inputType('StopAllocationInput', {
+  description: 'Which allocation `stopAllocation` stops, and whether to skip its shutdown delay.',
   fields: (t) => ({
-    id: t.id({ required: true, description: 'The allocation\'s full UUID.' }),
+    id: t.id({ required: true, description: 'The allocation\'s global `id` or its full UUID (`allocId`).' }),
     noShutdownDelay: t.boolean({ defaultValue: false, description: 'Skip the group and task `shutdown_delay`.' }),
   }),
 });
@@ -50,8 +59,9 @@ const StopAllocationInput = builder.inputType('StopAllocationInput', {
 const StopAllocationPayload = builder
   .objectRef<{ evalId: string; index: bigint; allocationId: string }>('StopAllocationPayload')
   .implement({
+    description: 'The result of `stopAllocation`: the evaluation Nomad created to carry out the stop, and the allocation itself.',
     fields: (t) => ({
-      evalId: t.exposeID('evalId', { description: 'The `alloc-stop` evaluation Nomad created.' }),
+      evalId: t.exposeID('evalId', { description: 'The `alloc-stop` evaluation Nomad created: Nomad\'s id (UUID), not a global id.' }),
       index: t.field({ type: 'Uint64', description: 'The raft index of the change.', resolve: (p) => p.index }),
       allocation: t.field({
         type: AllocationRef,
@@ -63,36 +73,52 @@ const StopAllocationPayload = builder
   });
 
 const SignalAllocationInput = builder.inputType('SignalAllocationInput', {
+  description: 'Which allocation `signalAllocation` signals, with which signal, and which of its tasks.',
   fields: (t) => ({
-    id: t.id({ required: true }),
+    id: t.id({ required: true, description: 'The allocation\'s global `id` or its full UUID (`allocId`).' }),
     signal: t.string({ required: true, description: `A POSIX signal name: ${SIGNALS.join(', ')}.` }),
     task: t.string({ description: 'One task; every task when left out.' }),
   }),
 });
 
 const RestartAllocationInput = builder.inputType('RestartAllocationInput', {
+  description: 'Which allocation `restartAllocation` restarts, and which of its tasks.',
   fields: (t) => ({
-    id: t.id({ required: true }),
+    id: t.id({ required: true, description: 'The allocation\'s global `id` or its full UUID (`allocId`).' }),
     task: t.string({ description: 'Restart only this task. Cannot be combined with `allTasks`.' }),
     allTasks: t.boolean({ defaultValue: false, description: 'Restart every task, those that already finished included.' }),
   }),
 });
 
-const AllocationPayload = (name: string) =>
+const AllocationPayload = (name: string, description: string, allocationDescription: string) =>
   builder.objectRef<{ allocationId: string }>(name).implement({
+    description,
     fields: (t) => ({
-      allocation: t.field({ type: AllocationRef, nullable: true, resolve: (p, _args, ctx) => reread(p.allocationId, ctx) }),
+      allocation: t.field({
+        type: AllocationRef,
+        nullable: true,
+        description: allocationDescription,
+        resolve: (p, _args, ctx) => reread(p.allocationId, ctx),
+      }),
     }),
   });
 
-const SignalAllocationPayload = AllocationPayload('SignalAllocationPayload');
-const RestartAllocationPayload = AllocationPayload('RestartAllocationPayload');
+const SignalAllocationPayload = AllocationPayload(
+  'SignalAllocationPayload',
+  'The result of `signalAllocation`: the allocation the signal went to.',
+  'The allocation as read right after the signal was delivered (its tasks\' `Signaling` events can take a moment to appear); null when it can no longer be found.',
+);
+const RestartAllocationPayload = AllocationPayload(
+  'RestartAllocationPayload',
+  'The result of `restartAllocation`: the allocation whose tasks were restarted.',
+  'The allocation as read right after the request (its tasks\' `Restart Signaled` events can take a moment to appear); null when it can no longer be found.',
+);
 
 builder.mutationFields((t) => ({
   stopAllocation: t.field({
     type: StopAllocationPayload,
     description: 'Stops an allocation; for a service job Nomad places a replacement (see `nextAllocation`). Needs `alloc-lifecycle`.',
-    args: { input: t.arg({ type: StopAllocationInput, required: true }) },
+    args: { input: t.arg({ type: StopAllocationInput, required: true, description: 'The allocation to stop, and how.' }) },
     resolve: async (_root, { input }, ctx) => {
       const id = allocationId(input.id);
       const result = await upstreamAction(ctx.nomad.stopAllocation(id, { noShutdownDelay: input.noShutdownDelay ?? false }));
@@ -102,7 +128,7 @@ builder.mutationFields((t) => ({
   signalAllocation: t.field({
     type: SignalAllocationPayload,
     description: 'Sends a signal to one task or to every task of a running allocation. Needs `alloc-lifecycle`.',
-    args: { input: t.arg({ type: SignalAllocationInput, required: true }) },
+    args: { input: t.arg({ type: SignalAllocationInput, required: true, description: 'The allocation, the signal, and optionally one task.' }) },
     resolve: async (_root, { input }, ctx) => {
       const id = allocationId(input.id);
       const signal = input.signal.trim().toUpperCase();
@@ -116,7 +142,7 @@ builder.mutationFields((t) => ({
   restartAllocation: t.field({
     type: RestartAllocationPayload,
     description: 'Restarts tasks in place: one task, the running ones (default), or all of them. Needs `alloc-lifecycle`.',
-    args: { input: t.arg({ type: RestartAllocationInput, required: true }) },
+    args: { input: t.arg({ type: RestartAllocationInput, required: true, description: 'The allocation, and which of its tasks to restart.' }) },
     resolve: async (_root, { input }, ctx) => {
       const id = allocationId(input.id);
       const task = taskName(input.task);

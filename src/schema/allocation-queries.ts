@@ -1,11 +1,12 @@
 import type { GraphQLResolveInfo } from 'graphql';
 import type { Context } from '../context.ts';
 import { combineFilters, UnbalancedFilterError, whereToBexpr } from '../filters/where.ts';
-import { normalizeAllocationId } from './allocation-id.ts';
+import { allocationUuidFrom } from './allocation-id.ts';
 import { AllocationRef } from './allocation.ts';
 import { fetchAllocationPage, type OrderScheme } from './allocation-page.ts';
 import { fromFull, fromStub, stubPartsFor, type AllocationSource } from './allocation-source.ts';
 import { AllocationWhereInput, whereFromInput } from './allocation-where.ts';
+import { decodeGlobalId } from './global-id.ts';
 import { builder } from './builder.ts';
 import { ErrorCode, gatewayError } from '../error-codes.ts';
 import { upstream } from './errors.ts';
@@ -44,7 +45,12 @@ function wantsOppositeSide(info: GraphQLResolveInfo, backward: boolean): boolean
 async function resolveByPrefix(id: string, namespace: string | undefined, ctx: Context): Promise<AllocationSource | null> {
   const hex = id.replaceAll('-', '');
   if (hex.length < 8 || !/^[0-9a-fA-F-]+$/.test(id) || id.length > 36) {
-    throw gatewayError(ErrorCode.BAD_USER_INPUT, `Invalid allocation id "${id}": give a full UUID or a prefix of at least 8 hex digits`);
+    const other = decodeGlobalId(id);
+    const why = other === undefined ? '' : ` (it is the id of a ${other.type})`;
+    throw gatewayError(
+      ErrorCode.BAD_USER_INPUT,
+      `Invalid allocation id "${id}"${why}: give the allocation's global \`id\`, its full UUID, or a prefix of at least 8 hex digits`,
+    );
   }
   // Nomad needs an even number of hex digits: ask for one fewer and keep the exact matches.
   const upstreamPrefix = hex.length % 2 === 0 ? hex : hex.slice(0, -1);
@@ -112,19 +118,29 @@ builder.queryFields((t) => ({
         };
       },
     },
-    { description: 'A page of allocations.' },
-    { description: 'An allocation and its cursor.' },
+    {
+      name: 'AllocationConnection',
+      description: 'A page of allocations.',
+      edgesField: {
+        description: 'The page\'s allocations with their cursors, oldest first (by ID with `prefix`), also when paging backwards.',
+      },
+    },
+    {
+      name: 'AllocationEdge',
+      description: 'An allocation and its cursor.',
+      nodeField: { description: 'The allocation at this position of the list.' },
+    },
   ),
   allocation: t.field({
     type: AllocationRef,
     nullable: true,
-    description: 'One allocation by full UUID or by a unique prefix of at least 8 hex digits; null when none exists.',
+    description: 'One allocation by its global `id`, its full UUID (`allocId`), or a unique prefix of at least 8 hex digits of the UUID; null when none exists.',
     args: {
-      id: t.arg.id({ required: true }),
+      id: t.arg.id({ required: true, description: 'A global `id`, a full UUID, or a UUID prefix of 8 or more hex digits.' }),
       namespace: t.arg.string({ description: 'Where to look a prefix up. Defaults to every namespace the token can read.' }),
     },
     resolve: async (_root, args, ctx) => {
-      const full = normalizeAllocationId(args.id);
+      const full = allocationUuidFrom(args.id);
       if (full !== undefined) {
         const alloc = await upstream(ctx.loaders.allocation.load(full));
         return alloc === null ? null : fromFull(alloc);

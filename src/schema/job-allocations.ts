@@ -15,7 +15,7 @@ builder.objectField(JobRef, 'allocations', (t) =>
     type: [AllocationRef],
     description:
       'The job\'s allocations, oldest first: at most `first` (50 when not given, at most 500). Page through more with `allocations(where: { jobId })`.',
-    args: { first: t.arg.int() },
+    args: { first: t.arg.int({ description: 'How many allocations to return: 0 to 500, 50 when left out.' }) },
     resolve: async (job, { first }, ctx, info) => {
       const { size } = planPage({ first }, 'create-index');
       if (size === 0) return [];

@@ -15,7 +15,9 @@ function toUint64(value: unknown): bigint {
 
 builder.scalarType('Uint64', {
   description:
-    'An unsigned 64-bit integer, such as a Nomad raft index. Sent as a string of decimal digits, since GraphQL Int stops at 2^31 and JSON numbers lose precision above 2^53.',
+    'An unsigned 64-bit integer, such as a Nomad raft index. Sent as a string of decimal digits, since GraphQL Int stops at 2^31 and JSON numbers lose precision above 2^53; accepted as such a string (or a small Int literal).',
+  // The encoding Protocol Buffers' JSON mapping gives uint64: a decimal string.
+  specifiedByURL: 'https://protobuf.dev/programming-guides/json/',
   serialize: (value) => value.toString(),
   parseValue: toUint64,
   parseLiteral: (node: ValueNode) => {
@@ -34,6 +36,7 @@ function toDateTime(value: unknown): string {
 }
 
 builder.scalarType('DateTime', {
+  specifiedByURL: 'https://www.rfc-editor.org/rfc/rfc3339',
   description:
     'An instant as an RFC 3339 string, with Nomad\'s nanosecond precision kept (e.g. 2021-11-04T09:14:12.04996Z). Go\'s zero time is never sent: such fields are null.',
   serialize: (value) => value,
@@ -42,7 +45,9 @@ builder.scalarType('DateTime', {
 });
 
 builder.scalarType('Duration', {
-  description: 'A length of time in Go\'s notation, as Nomad users write it: `30s`, `1m30s`, `250ms`, `1h0m0s`.',
+  description: 'A length of time in Go\'s notation, as Nomad users write it: `30s`, `1m30s`, `250ms`, `1h0m0s`. Output only.',
+  // Go's time.Duration.String defines the notation (the largest unit is the hour; fractions only on the last unit).
+  specifiedByURL: 'https://pkg.go.dev/time#Duration.String',
   serialize: (value) => formatGoDuration(value),
   parseValue: () => {
     throw gatewayError(ErrorCode.BAD_USER_INPUT, 'Duration is output only');
@@ -59,6 +64,7 @@ function jsonSafe(value: unknown): unknown {
 }
 
 builder.scalarType('JSON', {
+  specifiedByURL: 'https://www.rfc-editor.org/rfc/rfc8259',
   description: 'Any JSON value, for Nomad\'s free-form fields (driver config, task handles). Integers beyond 2^53 are strings.',
   serialize: jsonSafe,
   parseValue: (value) => value,

@@ -11,13 +11,14 @@ import { tokenFromHeaders } from '../nomad/token.ts';
 
 /** What GraphiQL opens with: a first page of allocations across namespaces. */
 export const GRAPHIQL_DEFAULT_QUERY = `# Allocations across every namespace your token can read, oldest first.
-# Open one with allocation(id: "<id or 8+ hex prefix>") to see its task events,
+# Open one with allocation(id: "<id, allocId or 8+ hex prefix>") to see its task events,
 # services, job and node; stop, signal or restart it with the mutations.
 query Allocations($after: String) {
   allocations(namespace: "*", first: 20, after: $after) {
     edges {
       node {
         id
+        allocId
         name
         namespace
         jobId

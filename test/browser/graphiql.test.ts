@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { encodeGlobalId } from '../../src/schema/global-id.ts';
 import { useGatewayStack } from '../helpers/gateway.ts';
 
 /**
@@ -153,6 +154,8 @@ describe('GraphiQL in headless Chromium', () => {
     const query = await waitForText(page, QUERY_EDITOR, ['# Allocations across every namespace']);
     expect(query.startsWith('# Allocations across every namespace')).toBe(true);
     expect(query).toContain('allocations(namespace: "*", first: 20, after: $after) {');
+    // The global id first, then Nomad's own UUID.
+    expect(query).toMatch(/\n\s*id\n\s*allocId\n/);
     expectCleanPage();
   }, TEST_MS);
 
@@ -164,7 +167,10 @@ describe('GraphiQL in headless Chromium', () => {
     const result = await waitForText(page, RESPONSE_PANE, ['"allocations"', ...allocationIds]);
     expect(result).toContain('"data": {');
     expect(result).not.toContain('"errors"');
-    for (const id of allocationIds) expect(result).toContain(`"id": "${id}"`);
+    // `id` is the global id, Nomad's UUID is `allocId` right after it. Monaco wraps a long global
+    // id over several lines, so compare without whitespace (no value here holds any).
+    const compact = result.replace(/\s+/g, '');
+    for (const id of allocationIds) expect(compact).toContain(`"id":"${encodeGlobalId({ type: 'Allocation', id })}","allocId":"${id}"`);
     expect(result).toContain('"name": "web.web[0]"');
     expectCleanPage();
   }, TEST_MS);
@@ -172,7 +178,7 @@ describe('GraphiQL in headless Chromium', () => {
   it('should run a query typed into the editor and show the one allocation it asks for', async () => {
     const page = openPage();
     const id = allocationIds[1] ?? '';
-    const query = `{ allocation(id: "${id}") { id name taskStates { name state } } }`;
+    const query = `{ allocation(id: "${id}") { id allocId name taskStates { name state } } }`;
 
     await page.locator(QUERY_EDITOR).click();
     await page.keyboard.press('ControlOrMeta+A');
@@ -196,7 +202,8 @@ describe('GraphiQL in headless Chromium', () => {
     const result = await waitForText(page, RESPONSE_PANE, ['"allocation"', id]);
     expect(result).not.toContain('"allocations"');
     expect(result).not.toContain('"errors"');
-    expect(result).toContain(`"id": "${id}"`);
+    // Monaco wraps the long global id over lines: compare it without whitespace.
+    expect(result.replace(/\s+/g, '')).toContain(`"id":"${encodeGlobalId({ type: 'Allocation', id })}","allocId":"${id}"`);
     expect(result).toContain('"name": "web.web[1]"');
     expect(result).toMatch(/"name": "server",\s*"state": "RUNNING"/);
     expectCleanPage();

@@ -25,6 +25,8 @@ export interface GatewayStackOptions {
   simulator?: SimulatorOptions;
   /** The gateway's NOMAD_TOKEN. */
   defaultToken?: string;
+  /** Wraps the real Nomad client the gateway gets, e.g. to record its reads (see recording-nomad.ts). */
+  wrapNomad?: (nomad: NomadClient) => NomadClient;
 }
 
 /** The gateway wired as `main.ts` wires it, over the given Nomad client, logging nothing. */
@@ -43,7 +45,7 @@ export function createGatewayApp(nomad: NomadClient, options: { defaultToken?: s
 export async function startGatewayStack(options: GatewayStackOptions = {}): Promise<GatewayStack & { stop(): Promise<void> }> {
   const sim = await startSimulator({ timing: { schedulerMs: 5, clientMs: 5 }, ...options.simulator });
   const nomad: NomadClient = createNomadClient({ address: sim.url });
-  const app = createGatewayApp(nomad, { defaultToken: options.defaultToken });
+  const app = createGatewayApp(options.wrapNomad?.(nomad) ?? nomad, { defaultToken: options.defaultToken });
   const { url } = await app.start(0);
   return {
     sim,

@@ -6,8 +6,8 @@ import { createYoga } from 'graphql-yoga';
 
 /**
  * A second, tiny Federation v2 subgraph for the composition tests: a registry of which team owns
- * which Nomad job. It adds `owner` to the gateway's `Job` entity (resolving a `namespace id`
- * reference by itself, with no call to the Nomad subgraph) and returns `Job` references from
+ * which Nomad job. It adds `owner` to the gateway's `Job` entity (resolving a `namespace jobId`
+ * reference, Nomad's own key for a job, by itself, with no call to the Nomad subgraph) and returns `Job` references from
  * `Owner.jobs`, which the router completes from the Nomad subgraph's `_entities`.
  */
 export const OWNERS_SDL = /* GraphQL */ `
@@ -25,9 +25,9 @@ export const OWNERS_SDL = /* GraphQL */ `
     jobs: [Job!]!
   }
 
-  type Job @key(fields: "namespace id") {
+  type Job @key(fields: "namespace jobId") {
     namespace: String!
-    id: ID!
+    jobId: String!
     "The team that owns this job; null when nobody claimed it."
     owner: Owner
   }
@@ -35,7 +35,7 @@ export const OWNERS_SDL = /* GraphQL */ `
 
 export interface OwnedJob {
   namespace: string;
-  id: string;
+  jobId: string;
 }
 
 export interface OwnerRecord {
@@ -55,7 +55,7 @@ export interface OwnersSubgraph {
 export async function startOwnersSubgraph(owners: readonly OwnerRecord[]): Promise<OwnersSubgraph> {
   const references: OwnedJob[] = [];
   const ownerOf = (job: OwnedJob): OwnerRecord | null =>
-    owners.find((o) => o.jobs.some((j) => j.namespace === job.namespace && j.id === job.id)) ?? null;
+    owners.find((o) => o.jobs.some((j) => j.namespace === job.namespace && j.jobId === job.jobId)) ?? null;
   const schema = buildSubgraphSchema({
     typeDefs: parse(OWNERS_SDL),
     resolvers: {
@@ -68,8 +68,8 @@ export async function startOwnersSubgraph(owners: readonly OwnerRecord[]): Promi
       },
       Job: {
         __resolveReference: (reference: OwnedJob) => {
-          references.push({ namespace: reference.namespace, id: reference.id });
-          return { namespace: reference.namespace, id: reference.id };
+          references.push({ namespace: reference.namespace, jobId: reference.jobId });
+          return { namespace: reference.namespace, jobId: reference.jobId };
         },
         owner: (job: OwnedJob) => ownerOf(job),
       },

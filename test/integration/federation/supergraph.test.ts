@@ -15,8 +15,8 @@ import { OWNERS_SDL, startOwnersSubgraph, type OwnerRecord, type OwnersSubgraph 
  */
 
 const OWNERS: OwnerRecord[] = [
-  { name: 'payments', jobs: [{ namespace: 'default', id: 'api' }] },
-  { name: 'platform', jobs: [{ namespace: 'default', id: 'web' }, { namespace: 'team-b', id: 'etl' }] },
+  { name: 'payments', jobs: [{ namespace: 'default', jobId: 'api' }] },
+  { name: 'platform', jobs: [{ namespace: 'default', jobId: 'web' }, { namespace: 'team-b', jobId: 'etl' }] },
 ];
 
 interface Supergraph {
@@ -73,15 +73,21 @@ async function startSupergraph(subgraphs: { name: string; url: string; sdl: stri
 }
 
 interface AllocationNode {
-  id: string;
+  allocId: string;
   namespace: string;
   jobId: string;
-  job: { namespace: string; id: string; name: string; owner: { name: string } | null } | null;
+  job: { namespace: string; jobId: string; name: string; owner: { name: string } | null } | null;
 }
 
 interface OwnerNode {
   name: string;
-  jobs: { namespace: string; id: string; name: string; status: string; allocations: { id: string; jobId: string; namespace: string; node: { name: string } | null }[] }[];
+  jobs: {
+    namespace: string;
+    jobId: string;
+    name: string;
+    status: string;
+    allocations: { allocId: string; jobId: string; namespace: string; node: { name: string } | null }[];
+  }[];
 }
 
 describe('the gateway as a federation subgraph in a supergraph', () => {
@@ -145,48 +151,52 @@ describe('the gateway as a federation subgraph in a supergraph', () => {
     expect(names).not.toContain('link');
   });
 
-  it('should compose with the owners subgraph, the Nomad subgraph owning Allocation, Node and Job by their keys', () => {
-    expect(supergraph.sdl).toMatch(/type Allocation @join__type\(graph: NOMAD, key: "id"\)/);
-    expect(supergraph.sdl).toMatch(/type Node @join__type\(graph: NOMAD, key: "id"\)/);
-    expect(supergraph.sdl).toMatch(/type Job @join__type\(graph: NOMAD, key: "namespace id"\)\s*@join__type\(graph: OWNERS, key: "namespace id"\)/);
+  it('should compose with the owners subgraph, the Nomad subgraph owning Allocation, ClientNode, Evaluation and Job by both their keys', () => {
+    const joins = (type: string): string[] =>
+      [...(supergraph.sdl.match(new RegExp(`\\ntype ${type} [^{]*`))?.[0] ?? '').matchAll(/@join__type\(([^)]*)\)/g)].map((m) => m[1] ?? '');
+    expect(joins('Allocation')).toEqual(['graph: NOMAD, key: "id"', 'graph: NOMAD, key: "allocId"']);
+    expect(joins('ClientNode')).toEqual(['graph: NOMAD, key: "id"', 'graph: NOMAD, key: "nodeId"']);
+    expect(joins('Evaluation')).toEqual(['graph: NOMAD, key: "id"', 'graph: NOMAD, key: "evalId"']);
+    expect(joins('Job')).toEqual(['graph: NOMAD, key: "id"', 'graph: NOMAD, key: "namespace jobId"', 'graph: OWNERS, key: "namespace jobId"']);
+    expect(supergraph.sdl).toMatch(/\ninterface Node @join__type\(graph: NOMAD\)/);
   });
 
   it('should resolve allocations with their job\'s owner across both subgraphs', async () => {
     const response = await supergraph.query(
-      `{ allocations(namespace: "*", first: 100) { edges { node { id namespace jobId job { namespace id name owner { name } } } } } }`,
+      `{ allocations(namespace: "*", first: 100) { edges { node { allocId namespace jobId job { namespace jobId name owner { name } } } } } }`,
       {},
       { 'x-nomad-token': management },
     );
     expect(response.errors).toBeUndefined();
     const nodes = (response.data?.['allocations'] as { edges: { node: AllocationNode }[] }).edges.map((e) => e.node);
     expect(nodes).toHaveLength(8);
-    const ownerByJob = new Map(OWNERS.flatMap((o) => o.jobs.map((j) => [`${j.namespace}/${j.id}`, o.name] as const)));
+    const ownerByJob = new Map(OWNERS.flatMap((o) => o.jobs.map((j) => [`${j.namespace}/${j.jobId}`, o.name] as const)));
     for (const node of nodes) {
-      expect(node.job).toMatchObject({ namespace: node.namespace, id: node.jobId, name: node.jobId });
+      expect(node.job).toMatchObject({ namespace: node.namespace, jobId: node.jobId, name: node.jobId });
       expect(node.job?.owner?.name ?? null).toBe(ownerByJob.get(`${node.namespace}/${node.jobId}`) ?? null);
     }
-    const byJob = (key: string) => nodes.filter((n) => `${n.namespace}/${n.jobId}` === key).map((n) => n.id).sort();
+    const byJob = (key: string) => nodes.filter((n) => `${n.namespace}/${n.jobId}` === key).map((n) => n.allocId).sort();
     for (const [key, ids] of allocIds) expect(byJob(key)).toEqual(ids);
   });
 
   it('should resolve an owner\'s jobs with their allocations across both subgraphs, batching the Nomad reads', async () => {
     nomad.sim.resetRequestCounts();
     const response = await supergraph.query(
-      `{ owners { name jobs { namespace id name status allocations { id jobId namespace node { name } } } } }`,
+      `{ owners { name jobs { namespace jobId name status allocations { allocId jobId namespace node { name } } } } }`,
       {},
       { 'x-nomad-token': management },
     );
     expect(response.errors).toBeUndefined();
     const result = response.data?.['owners'] as OwnerNode[];
-    expect(result.map((o) => [o.name, o.jobs.map((j) => `${j.namespace}/${j.id}`)])).toEqual([
+    expect(result.map((o) => [o.name, o.jobs.map((j) => `${j.namespace}/${j.jobId}`)])).toEqual([
       ['payments', ['default/api']],
       ['platform', ['default/web', 'team-b/etl']],
     ]);
     for (const job of result.flatMap((o) => o.jobs)) {
-      expect(job.name).toBe(job.id);
-      expect(job.allocations.map((a) => a.id).sort()).toEqual(allocIds.get(`${job.namespace}/${job.id}`));
+      expect(job.name).toBe(job.jobId);
+      expect(job.allocations.map((a) => a.allocId).sort()).toEqual(allocIds.get(`${job.namespace}/${job.jobId}`));
       for (const alloc of job.allocations) {
-        expect(alloc).toMatchObject({ jobId: job.id, namespace: job.namespace, node: { name: 'client-1' } });
+        expect(alloc).toMatchObject({ jobId: job.jobId, namespace: job.namespace, node: { name: 'client-1' } });
       }
     }
     // One _entities call for the three jobs: one read per job, one list per job, one node read.
@@ -194,10 +204,10 @@ describe('the gateway as a federation subgraph in a supergraph', () => {
   });
 
   it('should forward the caller\'s X-Nomad-Token through the router to every Nomad call', async () => {
-    const query = `{ allocations(namespace: "*", first: 100) { edges { node { id namespace job { id owner { name } } } } } }`;
+    const query = `{ allocations(namespace: "*", first: 100) { edges { node { allocId namespace job { jobId owner { name } } } } } }`;
     const limited = await supergraph.query(query, {}, { 'x-nomad-token': defaultReader });
     expect(limited.errors).toBeUndefined();
-    const nodes = (limited.data?.['allocations'] as { edges: { node: { namespace: string; job: { id: string; owner: { name: string } | null } } }[] }).edges.map(
+    const nodes = (limited.data?.['allocations'] as { edges: { node: { namespace: string; job: { jobId: string; owner: { name: string } | null } } }[] }).edges.map(
       (e) => e.node,
     );
     expect(nodes).toHaveLength(6);
@@ -213,10 +223,10 @@ describe('the gateway as a federation subgraph in a supergraph', () => {
 
   it('should forward a bearer token the same way', async () => {
     const id = allocIds.get('default/web')?.[0];
-    const query = 'query($id: ID!) { allocation(id: $id) { id job { owner { name } } } }';
+    const query = 'query($id: ID!) { allocation(id: $id) { allocId job { owner { name } } } }';
     const response = await supergraph.query(query, { id }, { authorization: `Bearer ${defaultReader}` });
     expect(response.errors).toBeUndefined();
-    expect(response.data?.['allocation']).toEqual({ id, job: { owner: { name: 'platform' } } });
+    expect(response.data?.['allocation']).toEqual({ allocId: id, job: { owner: { name: 'platform' } } });
     const anonymous = await supergraph.query(query, { id });
     expect(anonymous.errors?.map((e) => e.extensions?.['code'])).toContain('FORBIDDEN');
   });

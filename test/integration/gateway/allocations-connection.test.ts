@@ -1,5 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Allocation } from '../../../src/nomad/types.ts';
+import { encodeGlobalId } from '../../../src/schema/global-id.ts';
 import type { Simulator } from '../../../src/simulator/server.ts';
 import { useGatewayStack, type GraphQLResponse } from '../../helpers/gateway.ts';
 import { asArray, asRecord, getJson, send } from '../../helpers/http.ts';
@@ -13,7 +14,7 @@ import { asArray, asRecord, getJson, send } from '../../helpers/http.ts';
 const PAGE_QUERY = /* GraphQL */ `
   query Page($namespace: String, $prefix: String, $filter: String, $where: AllocationWhere, $first: Int, $after: String, $last: Int, $before: String) {
     allocations(namespace: $namespace, prefix: $prefix, filter: $filter, where: $where, first: $first, after: $after, last: $last, before: $before) {
-      edges { cursor node { id } }
+      edges { cursor node { allocId } }
       pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
     }
   }
@@ -21,7 +22,7 @@ const PAGE_QUERY = /* GraphQL */ `
 
 const ALLOCATION_QUERY = /* GraphQL */ `
   query One($id: ID!, $namespace: String) {
-    allocation(id: $id, namespace: $namespace) { id namespace jobId }
+    allocation(id: $id, namespace: $namespace) { id allocId namespace jobId }
   }
 `;
 
@@ -65,7 +66,7 @@ function pageOf(response: GraphQLResponse): Page {
   const edges = asArray(connection['edges']).map(asRecord);
   const info = asRecord(connection['pageInfo']);
   return {
-    ids: edges.map((edge) => String(asRecord(edge['node'])['id'])),
+    ids: edges.map((edge) => String(asRecord(edge['node'])['allocId'])),
     cursors: edges.map((edge) => String(edge['cursor'])),
     pageInfo: {
       hasNextPage: bool(info['hasNextPage']),
@@ -502,20 +503,20 @@ describe('allocations connection', () => {
 
     it('should find an allocation by its full UUID, in any namespace', async () => {
       const alloc = target();
-      expect(await one(alloc.ID)).toEqual({ id: alloc.ID, namespace: 'prod', jobId: alloc.JobID });
+      expect(await one(alloc.ID)).toEqual({ id: encodeGlobalId({ type: 'Allocation', id: alloc.ID }), allocId: alloc.ID, namespace: 'prod', jobId: alloc.JobID });
     });
 
     it('should find an allocation by its UUID in uppercase', async () => {
       const alloc = target();
-      expect(await one(alloc.ID.toUpperCase())).toMatchObject({ id: alloc.ID });
-      expect(await one(` ${alloc.ID} `)).toMatchObject({ id: alloc.ID });
+      expect(await one(alloc.ID.toUpperCase())).toMatchObject({ allocId: alloc.ID });
+      expect(await one(` ${alloc.ID} `)).toMatchObject({ allocId: alloc.ID });
     });
 
     it('should find an allocation by an 8-character prefix, in either case', async () => {
       const alloc = target();
-      expect(await one(alloc.ID.slice(0, 8))).toMatchObject({ id: alloc.ID });
-      expect(await one(alloc.ID.slice(0, 8).toUpperCase())).toMatchObject({ id: alloc.ID });
-      expect(await one(alloc.ID.slice(0, 8), 'prod')).toMatchObject({ id: alloc.ID });
+      expect(await one(alloc.ID.slice(0, 8))).toMatchObject({ allocId: alloc.ID });
+      expect(await one(alloc.ID.slice(0, 8).toUpperCase())).toMatchObject({ allocId: alloc.ID });
+      expect(await one(alloc.ID.slice(0, 8), 'prod')).toMatchObject({ allocId: alloc.ID });
       expect(await one(alloc.ID.slice(0, 8), 'default')).toBeNull();
     });
 
@@ -523,17 +524,17 @@ describe('allocations connection', () => {
       const alloc = target();
       const nine = alloc.ID.slice(0, 8) + alloc.ID.slice(9, 10); // 9 hex digits, Nomad takes only even
       expect(nine).toMatch(/^[0-9a-f]{9}$/);
-      expect(await one(nine)).toMatchObject({ id: alloc.ID });
-      expect(await one(alloc.ID.slice(0, 10))).toMatchObject({ id: alloc.ID }); // the same 9 digits, hyphenated
+      expect(await one(nine)).toMatchObject({ allocId: alloc.ID });
+      expect(await one(alloc.ID.slice(0, 10))).toMatchObject({ allocId: alloc.ID }); // the same 9 digits, hyphenated
       const wrongNinth = alloc.ID.slice(0, 8) + (alloc.ID[9] === '0' ? '1' : '0');
       expect(await one(wrongNinth)).toBeNull();
     });
 
     it('should find an allocation by a longer prefix written with or without its hyphens', async () => {
       const alloc = target();
-      expect(await one(alloc.ID.slice(0, 13))).toMatchObject({ id: alloc.ID });
-      expect(await one(alloc.ID.slice(0, 13).replaceAll('-', ''))).toMatchObject({ id: alloc.ID });
-      expect(await one(alloc.ID.slice(0, 23).replaceAll('-', ''))).toMatchObject({ id: alloc.ID });
+      expect(await one(alloc.ID.slice(0, 13))).toMatchObject({ allocId: alloc.ID });
+      expect(await one(alloc.ID.slice(0, 13).replaceAll('-', ''))).toMatchObject({ allocId: alloc.ID });
+      expect(await one(alloc.ID.slice(0, 23).replaceAll('-', ''))).toMatchObject({ allocId: alloc.ID });
     });
 
     it('should answer null for an unknown UUID or prefix', async () => {
@@ -599,15 +600,15 @@ describe('allocation(id:) with an ambiguous prefix', () => {
     }
     const response = await stack().graphql(ALLOCATION_QUERY, { id: original.slice(0, 15) });
     expect(response.errors).toBeUndefined();
-    expect(asRecord(asRecord(response.data)['allocation'])['id']).toBe(original);
+    expect(asRecord(asRecord(response.data)['allocation'])['allocId']).toBe(original);
     const other = await stack().graphql(ALLOCATION_QUERY, { id: twin.slice(0, 15) });
-    expect(asRecord(asRecord(other.data)['allocation'])['id']).toBe(twin);
+    expect(asRecord(asRecord(other.data)['allocation'])['allocId']).toBe(twin);
   });
 
   it('should still find either twin by its full UUID', async () => {
     for (const id of [original, twin]) {
       const response = await stack().graphql(ALLOCATION_QUERY, { id });
-      expect(asRecord(asRecord(response.data)['allocation'])['id']).toBe(id);
+      expect(asRecord(asRecord(response.data)['allocation'])['allocId']).toBe(id);
     }
   });
 });

@@ -14,8 +14,8 @@ function codes(response: GraphQLResponse): unknown[] {
   return (response.errors ?? []).map((e) => e.extensions?.['code']);
 }
 
-function edgesOf(response: GraphQLResponse): { id: string; namespace: string; job?: { id: string; namespace: string } | null }[] {
-  const connection = response.data?.['allocations'] as { edges: { node: { id: string; namespace: string } }[] } | undefined;
+function edgesOf(response: GraphQLResponse): { allocId: string; namespace: string; job?: { jobId: string; namespace: string } | null }[] {
+  const connection = response.data?.['allocations'] as { edges: { node: { allocId: string; namespace: string } }[] } | undefined;
   return (connection?.edges ?? []).map((e) => e.node);
 }
 
@@ -32,10 +32,10 @@ function caller(stack: () => GatewayStack, secrets: () => string[]) {
   };
 }
 
-const LIST = 'query($ns: String) { allocations(namespace: $ns) { edges { node { id namespace } } } }';
-const LIST_WITH_JOBS = 'query($ns: String) { allocations(namespace: $ns) { edges { node { id namespace job { id namespace } } } } }';
-const READ = 'query($id: ID!) { allocation(id: $id) { id namespace jobId } }';
-const STOP = 'mutation($id: ID!) { stopAllocation(input: { id: $id }) { evalId allocation { id desiredTransition { migrate } } } }';
+const LIST = 'query($ns: String) { allocations(namespace: $ns) { edges { node { allocId namespace } } } }';
+const LIST_WITH_JOBS = 'query($ns: String) { allocations(namespace: $ns) { edges { node { allocId namespace job { jobId namespace } } } } }';
+const READ = 'query($id: ID!) { allocation(id: $id) { allocId namespace jobId } }';
+const STOP = 'mutation($id: ID!) { stopAllocation(input: { id: $id }) { evalId allocation { allocId desiredTransition { migrate } } } }';
 
 describe('gateway auth with Nomad ACLs on', () => {
   const stack = useGatewayStack({ simulator: { acl: true } });
@@ -70,7 +70,7 @@ describe('gateway auth with Nomad ACLs on', () => {
     it(`should send the caller's ${style} token to Nomad: a read-only token lists but cannot stop (FORBIDDEN)`, async () => {
       const listed = await gql(LIST, {}, tokens.readDefault, style);
       expect(listed.errors).toBeUndefined();
-      expect(edgesOf(listed).map((a) => a.id).sort()).toEqual([ids.web, ids.stoppable].sort());
+      expect(edgesOf(listed).map((a) => a.allocId).sort()).toEqual([ids.web, ids.stoppable].sort());
 
       const stopped = await gql(STOP, { id: ids.web }, tokens.readDefault, style);
       expect(stopped.data).toBeNull();
@@ -88,7 +88,7 @@ describe('gateway auth with Nomad ACLs on', () => {
       expect(codes(stopped)).toEqual([ErrorCode.FORBIDDEN]);
       const response = await stack().graphql(STOP, { id: ids.stoppable }, { authorization: `bearer ${tokens.lifecycleDefault}` });
       expect(response.errors).toBeUndefined();
-      expect(response.data).toMatchObject({ stopAllocation: { allocation: { id: ids.stoppable, desiredTransition: { migrate: true } } } });
+      expect(response.data).toMatchObject({ stopAllocation: { allocation: { allocId: ids.stoppable, desiredTransition: { migrate: true } } } });
     } finally {
       release();
     }
@@ -152,16 +152,16 @@ describe('gateway auth with Nomad ACLs on', () => {
 
     const all = await gql(LIST, { ns: '*' }, tokens.teamA);
     expect(all.errors).toBeUndefined();
-    expect(edgesOf(all).map((a) => a.id).sort()).toEqual([...ids.teamA].sort());
+    expect(edgesOf(all).map((a) => a.allocId).sort()).toEqual([...ids.teamA].sort());
   });
 
   it('should keep concurrent callers with different tokens apart (nothing cached is shared)', async () => {
     const [aId, bId] = [ids.teamA[0], ids.teamB[0]];
     const query = /* GraphQL */ `
       query Mixed($a: ID!, $b: ID!) {
-        allocations(namespace: "*") { edges { node { id namespace job { id namespace } } } }
-        a: allocation(id: $a) { id namespace job { id namespace } }
-        b: allocation(id: $b) { id namespace job { id namespace } }
+        allocations(namespace: "*") { edges { node { allocId namespace job { jobId namespace } } } }
+        a: allocation(id: $a) { allocId namespace job { jobId namespace } }
+        b: allocation(id: $b) { allocId namespace job { jobId namespace } }
       }
     `;
     const who = Array.from({ length: 20 }, (_, i) => (i % 2 === 0 ? 'team-a' : 'team-b'));
@@ -173,8 +173,8 @@ describe('gateway auth with Nomad ACLs on', () => {
       const ownIds = own === 'team-a' ? ids.teamA : ids.teamB;
       const [ownAlias, otherAlias] = own === 'team-a' ? ['a', 'b'] : ['b', 'a'];
       const listed = edgesOf(response);
-      expect(listed.map((a) => a.id).sort()).toEqual([...ownIds].sort());
-      for (const alloc of listed) expect(alloc.job).toEqual({ id: own === 'team-a' ? 'a-job' : 'b-job', namespace: own });
+      expect(listed.map((a) => a.allocId).sort()).toEqual([...ownIds].sort());
+      for (const alloc of listed) expect(alloc.job).toEqual({ jobId: own === 'team-a' ? 'a-job' : 'b-job', namespace: own });
       expect(response.data?.[ownAlias]).toMatchObject({ namespace: own, job: { namespace: own } });
       // Nomad hides the other namespace's allocation with a 500 `Unknown allocation`.
       expect(response.data?.[otherAlias]).toBeNull();
@@ -209,14 +209,14 @@ describe('gateway auth with Nomad ACLs on', () => {
   });
 
   it('should answer node as a FORBIDDEN field error without node:read, keeping the rest of the data', async () => {
-    const query = 'query($id: ID!) { allocation(id: $id) { id jobId node { id status } } }';
+    const query = 'query($id: ID!) { allocation(id: $id) { allocId jobId node { nodeId status } } }';
     const denied = await gql(query, { id: ids.web }, tokens.readDefault);
-    expect(denied.data).toEqual({ allocation: { id: ids.web, jobId: 'web', node: null } });
+    expect(denied.data).toEqual({ allocation: { allocId: ids.web, jobId: 'web', node: null } });
     expect(denied.errors?.map((e) => [e.path, e.extensions?.['code']])).toEqual([[['allocation', 'node'], ErrorCode.FORBIDDEN]]);
 
     const allowed = await gql(query, { id: ids.web }, tokens.nodeReader);
     expect(allowed.errors).toBeUndefined();
-    expect(allowed.data).toMatchObject({ allocation: { id: ids.web, node: { status: 'ready' } } });
+    expect(allowed.data).toMatchObject({ allocation: { allocId: ids.web, node: { status: 'ready' } } });
   });
 
   it('should never put a token in an error message or extension', async () => {

@@ -205,8 +205,8 @@ describe('gateway error mapping against the simulator', () => {
     expect(notJson.status).toBe(400);
     expect(JSON.parse(notJson.text)).toMatchObject({ errors: [{ message: 'POST body sent invalid JSON.', extensions: { code: 'BAD_REQUEST' } }] });
 
-    const healthy = await stack().graphql(`{ allocation(id: "${allocId}") { id } }`);
-    expect(healthy.data).toEqual({ allocation: { id: allocId } });
+    const healthy = await stack().graphql(`{ allocation(id: "${allocId}") { allocId } }`);
+    expect(healthy.data).toEqual({ allocation: { allocId } });
   });
 
   it('should answer /healthz and /readyz with 200 while Nomad is up', async () => {
@@ -237,8 +237,8 @@ describe('gateway errors when an allocation\'s node is down', () => {
       expect(error.message).toBe('No path to node');
     }
     // The allocation itself is still there to read.
-    const read = await stack().graphql(`{ allocation(id: "${alloc.ID}") { id clientStatus } }`);
-    expect(read.data).toEqual({ allocation: { id: alloc.ID, clientStatus: 'LOST' } });
+    const read = await stack().graphql(`{ allocation(id: "${alloc.ID}") { allocId clientStatus } }`);
+    expect(read.data).toEqual({ allocation: { allocId: alloc.ID, clientStatus: 'LOST' } });
   });
 });
 

@@ -10,14 +10,14 @@ interface EventView {
 interface TaskStateView {
   name: string;
   state: string;
-  restarts: string;
+  restarts: number;
   events: EventView[];
 }
 
 const ALLOC_TASKS = /* GraphQL */ `
   query Tasks($id: ID!) {
     allocation(id: $id) {
-      id
+      allocId
       clientStatus
       taskStates { name state restarts events { type taskSignal restartReason } }
     }
@@ -29,7 +29,7 @@ const STOP = /* GraphQL */ `
     stopAllocation(input: $input) {
       evalId
       index
-      allocation { id desiredStatus desiredTransition { migrate noShutdownDelay } }
+      allocation { allocId desiredStatus desiredTransition { migrate noShutdownDelay } }
     }
   }
 `;
@@ -37,7 +37,7 @@ const STOP = /* GraphQL */ `
 const SIGNAL = /* GraphQL */ `
   mutation Signal($input: SignalAllocationInput!) {
     signalAllocation(input: $input) {
-      allocation { id taskStates { name state restarts events { type taskSignal restartReason } } }
+      allocation { allocId taskStates { name state restarts events { type taskSignal restartReason } } }
     }
   }
 `;
@@ -45,7 +45,7 @@ const SIGNAL = /* GraphQL */ `
 const RESTART = /* GraphQL */ `
   mutation Restart($input: RestartAllocationInput!) {
     restartAllocation(input: $input) {
-      allocation { id taskStates { name state restarts events { type taskSignal restartReason } } }
+      allocation { allocId taskStates { name state restarts events { type taskSignal restartReason } } }
     }
   }
 `;
@@ -114,7 +114,7 @@ describe('gateway allocation mutations', () => {
       expect(payload.evalId).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
       expect(BigInt(payload.index)).toBeGreaterThan(0n);
       // Nomad changes only the desired transition in the call; the scheduler stops it later.
-      expect(payload.allocation).toEqual({ id, desiredStatus: 'RUN', desiredTransition: { migrate: true, noShutdownDelay: true } });
+      expect(payload.allocation).toEqual({ allocId: id, desiredStatus: 'RUN', desiredTransition: { migrate: true, noShutdownDelay: true } });
 
       const evaluation = stack().sim.store.evals.get(payload.evalId);
       expect(evaluation?.TriggeredBy).toBe('alloc-stop');
@@ -132,11 +132,11 @@ describe('gateway allocation mutations', () => {
         /* GraphQL */ `
           query After($id: ID!) {
             allocation(id: $id) {
-              id
+              allocId
               desiredStatus
               desiredDescription
               clientStatus
-              nextAllocation { id clientStatus previousAllocation { id } }
+              nextAllocation { allocId clientStatus previousAllocation { allocId } }
             }
           }
         `,
@@ -144,11 +144,11 @@ describe('gateway allocation mutations', () => {
       );
       expect(response.errors).toBeUndefined();
       const alloc = field<Record<string, unknown>>(response, 'allocation');
-      expect(alloc).toMatchObject({ id, desiredStatus: 'STOP', desiredDescription: 'alloc is being migrated', clientStatus: 'COMPLETE' });
-      const next = alloc['nextAllocation'] as { id: string; clientStatus: string; previousAllocation: { id: string } };
-      expect(next.id).not.toBe(id);
+      expect(alloc).toMatchObject({ allocId: id, desiredStatus: 'STOP', desiredDescription: 'alloc is being migrated', clientStatus: 'COMPLETE' });
+      const next = alloc['nextAllocation'] as { allocId: string; clientStatus: string; previousAllocation: { allocId: string } };
+      expect(next.allocId).not.toBe(id);
       expect(next.clientStatus).toBe('RUNNING');
-      expect(next.previousAllocation).toEqual({ id });
+      expect(next.previousAllocation).toEqual({ allocId: id });
     });
   });
 
@@ -182,14 +182,14 @@ describe('gateway allocation mutations', () => {
       const response = await stack().graphql(RESTART, { input: { id, task: 'web' } });
       expect(response.errors).toBeUndefined();
       const fromPayload = byName(field<TaskStateView[]>(response, 'restartAllocation', 'allocation', 'taskStates'));
-      expect(fromPayload['web']?.restarts).toBe('1');
+      expect(fromPayload['web']?.restarts).toBe(1);
       await stack().sim.cluster.idle();
 
       const tasks = await tasksOf(id);
-      expect(tasks['web']?.restarts).toBe('1');
+      expect(tasks['web']?.restarts).toBe(1);
       expect(tasks['web']?.state).toBe('RUNNING');
       expect(eventsOfType(tasks['web'], 'Restart Signaled').map((e) => e.restartReason)).toEqual(['User requested task to restart']);
-      expect(tasks['sidecar']?.restarts).toBe('0');
+      expect(tasks['sidecar']?.restarts).toBe(0);
       expect(eventsOfType(tasks['sidecar'], 'Restart Signaled')).toEqual([]);
     });
 
@@ -201,11 +201,11 @@ describe('gateway allocation mutations', () => {
       await stack().sim.cluster.idle();
 
       const tasks = await tasksOf(id);
-      expect(tasks['web']?.restarts).toBe('1');
+      expect(tasks['web']?.restarts).toBe(1);
       expect(eventsOfType(tasks['web'], 'Restart Signaled').map((e) => e.restartReason)).toEqual([
         'User requested running tasks to restart',
       ]);
-      expect(tasks['init']?.restarts).toBe('0');
+      expect(tasks['init']?.restarts).toBe(0);
       expect(tasks['init']?.state).toBe('DEAD');
       expect(eventsOfType(tasks['init'], 'Restart Signaled')).toEqual([]);
     });
@@ -219,7 +219,7 @@ describe('gateway allocation mutations', () => {
 
       const tasks = await tasksOf(id);
       for (const name of ['web', 'init']) {
-        expect(tasks[name]?.restarts).toBe('1');
+        expect(tasks[name]?.restarts).toBe(1);
         expect(tasks[name]?.state).toBe('RUNNING');
         expect(eventsOfType(tasks[name], 'Restart Signaled').map((e) => e.restartReason)).toEqual([
           'User requested all tasks to restart',
@@ -272,7 +272,7 @@ describe('gateway allocation mutations', () => {
       // Nothing was stopped, signalled or restarted.
       const tasks = await tasksOf(id);
       expect(eventsOfType(tasks['web'], 'Signaling')).toEqual([]);
-      expect(tasks['web']?.restarts).toBe('0');
+      expect(tasks['web']?.restarts).toBe(0);
     });
   });
 });

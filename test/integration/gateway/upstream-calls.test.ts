@@ -165,14 +165,14 @@ describe('upstream calls per query', () => {
       const response = await stack().graphql(/* GraphQL */ `
         {
           allocations(first: 100) {
-            edges { node { id job { id type } node { id name } services { id serviceName allocId } } }
+            edges { node { allocId job { jobId type } node { nodeId name } services { id serviceName allocId } } }
           }
         }
       `);
       const nodes = nodesOf(response);
       expect(nodes).toHaveLength(100);
-      const jobs = new Set(nodes.map((n) => String(asRecord(n['job'])['id'])));
-      const clientNodes = new Set(nodes.map((n) => String(asRecord(n['node'])['id'])));
+      const jobs = new Set(nodes.map((n) => String(asRecord(n['job'])['jobId'])));
+      const clientNodes = new Set(nodes.map((n) => String(asRecord(n['node'])['nodeId'])));
       expect(jobs.size).toBeGreaterThanOrEqual(3);
       expect(clientNodes.size).toBeGreaterThanOrEqual(3);
       expect(sim().requestCounts()).toEqual({
@@ -184,9 +184,9 @@ describe('upstream calls per query', () => {
       // Each allocation got its own registrations out of its job's list (gamma and delta declare none).
       for (const n of nodes) {
         const services = asArray(n['services']).map(asRecord);
-        const declaresServices = ['alpha', 'beta'].includes(String(asRecord(n['job'])['id']));
-        expect(services.length, String(n['id'])).toBe(declaresServices ? 1 : 0);
-        expect(services.every((s) => s['allocId'] === n['id'])).toBe(true);
+        const declaresServices = ['alpha', 'beta'].includes(String(asRecord(n['job'])['jobId']));
+        expect(services.length, String(n['allocId'])).toBe(declaresServices ? 1 : 0);
+        expect(services.every((s) => s['allocId'] === n['allocId'])).toBe(true);
       }
     });
 
@@ -239,8 +239,8 @@ describe('upstream calls per query', () => {
       stack().proxy.requests.length = 0;
       const nested = await stack().graphql(`
         { allocations(first: 5) { ...Page } }
-        fragment Page on QueryAllocationsConnection { edges { ...Edge } }
-        fragment Edge on QueryAllocationsConnectionEdge { node { id ...States } }
+        fragment Page on AllocationConnection { edges { ...Edge } }
+        fragment Edge on AllocationEdge { node { id ...States } }
         fragment States on Allocation { taskStates { name } }
       `);
       expect(nodesOf(nested)).toHaveLength(5);
@@ -289,14 +289,14 @@ describe('upstream calls per query', () => {
     });
 
     it('should resume from the cursor\'s Nomad token and check the other side only when asked', async () => {
-      const first = await stack().graphql('{ allocations(first: 3) { edges { cursor node { id createIndex } } } }');
+      const first = await stack().graphql('{ allocations(first: 3) { edges { cursor node { allocId createIndex } } } }');
       const edges = asArray(asRecord(asRecord(first.data)['allocations'])['edges']).map(asRecord);
       const last = edges[2];
       if (last === undefined) throw new Error('no third edge');
       const lastNode = asRecord(last['node']);
       stack().proxy.requests.length = 0;
       await stack().graphql('query($after: String) { allocations(first: 3, after: $after) { edges { node { id } } } }', { after: last['cursor'] });
-      expect(onlyListRequest().searchParams.get('next_token')).toBe(`${String(lastNode['createIndex'])}.${String(lastNode['id'])}`);
+      expect(onlyListRequest().searchParams.get('next_token')).toBe(`${String(lastNode['createIndex'])}.${String(lastNode['allocId'])}`);
       stack().proxy.requests.length = 0;
       await stack().graphql('query($after: String) { allocations(first: 3, after: $after) { pageInfo { hasPreviousPage } } }', { after: last['cursor'] });
       const lists = listRequests();
@@ -316,7 +316,7 @@ describe('upstream calls per query', () => {
   describe('full reads', () => {
     it('should read each allocation once for full-only fields, however many are selected', async () => {
       const response = await stack().graphql(`{
-        allocations(first: 20) { edges { node { id metrics { nodesEvaluated } allocModifyIndex deploymentId allocStates { field } networkStatus { address } } } }
+        allocations(first: 20) { edges { node { allocId metrics { nodesEvaluated } allocModifyIndex deploymentId allocStates { field } networkStatus { address } } } }
       }`);
       const nodes = nodesOf(response);
       expect(nodes).toHaveLength(20);
@@ -324,7 +324,7 @@ describe('upstream calls per query', () => {
       expect(sim().requestCounts()).toEqual({ 'GET /v1/allocations': 1, 'GET /v1/allocation/:id': 20 });
       const reads = stack().proxy.requests.filter((url) => url.pathname.startsWith('/v1/allocation/')).map((url) => url.pathname);
       expect(new Set(reads).size).toBe(20);
-      expect(new Set(reads)).toEqual(new Set(nodes.map((n) => `/v1/allocation/${String(n['id'])}`)));
+      expect(new Set(reads)).toEqual(new Set(nodes.map((n) => `/v1/allocation/${String(n['allocId'])}`)));
     });
 
     it('should read each allocation once for allocModifyIndex on a page of 100', async () => {
@@ -344,10 +344,10 @@ describe('upstream calls per query', () => {
       expect(expected).toHaveLength(6);
       sim().resetRequestCounts();
 
-      const response = await stack().graphql('{ allocations(first: 50, where: { jobId: "flaky" }) { edges { node { id previousAllocation { id clientStatus } } } } }');
+      const response = await stack().graphql('{ allocations(first: 50, where: { jobId: "flaky" }) { edges { node { allocId previousAllocation { allocId clientStatus } } } } }');
       const nodes = nodesOf(response);
       expect(nodes).toHaveLength(6);
-      const previous = nodes.map((n) => (n['previousAllocation'] === null ? null : asRecord(n['previousAllocation'])['id']));
+      const previous = nodes.map((n) => (n['previousAllocation'] === null ? null : asRecord(n['previousAllocation'])['allocId']));
       expect(previous.filter((id) => id !== null).sort()).toEqual(allocations.slice(0, 2).map((a) => a.ID).sort());
       expect(sim().requestCounts()).toEqual({ 'GET /v1/allocations': 1, 'GET /v1/allocation/:id': 6 });
     });

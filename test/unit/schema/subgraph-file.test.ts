@@ -10,12 +10,19 @@ describe('subgraph.graphql', () => {
     expect(committed).toBe(`${printSubgraphSchema(subgraphSchema)}\n`);
   });
 
-  it('should link a Federation v2 spec and key Allocation by id, Node by id and Job by namespace and id', () => {
+  it('should link a Federation v2 spec and key each entity by its global id and by Nomad\'s own identifiers', () => {
     const sdl = printSubgraphSchema(subgraphSchema);
     expect(sdl).toMatch(/@link\(url: "https:\/\/specs\.apollo\.dev\/federation\/v2\.\d+", import: \[[^\]]*"@key"/);
-    expect(sdl).toMatch(/type Allocation\s+@key\(fields: "id"\)/);
-    expect(sdl).toMatch(/type Node\s+@key\(fields: "id"\)/);
-    expect(sdl).toMatch(/type Job\s+@key\(fields: "namespace id"\)/);
+    /** The fields of each @key on `type`, in the order declared. */
+    const keys = (type: string): string[] => {
+      const header = sdl.match(new RegExp(`\\ntype ${type}\\b[^{]*`))?.[0] ?? '';
+      return [...header.matchAll(/@key\(fields: "([^"]*)"\)/g)].map((m) => m[1] ?? '');
+    };
+    expect(keys('Allocation')).toEqual(['id', 'allocId']);
+    expect(keys('ClientNode')).toEqual(['id', 'nodeId']);
+    expect(keys('Evaluation')).toEqual(['id', 'evalId']);
+    expect(keys('Job')).toEqual(['id', 'namespace jobId']);
+    expect(sdl).toMatch(/\ninterface Node {/);
   });
 
   it('should serve _service and _entities on the subgraph schema only', () => {
@@ -32,7 +39,7 @@ describe('subgraph.graphql', () => {
   });
 
   it('should serve the same object types and fields on both schemas', () => {
-    for (const name of ['Allocation', 'Job', 'Node', 'TaskState', 'Service']) {
+    for (const name of ['Allocation', 'Job', 'ClientNode', 'Evaluation', 'TaskState', 'Service']) {
       const plain = schema.getType(name);
       const federated = subgraphSchema.getType(name);
       if (!isObjectType(plain) || !isObjectType(federated)) throw new Error(`${name} is not an object type in both schemas`);
