@@ -267,7 +267,7 @@ function decodeNetworkStatus(value: unknown, path: DecodePath): AllocNetworkStat
 
 function decodeAllocState(value: unknown, path: DecodePath): AllocState {
   const o = expectObject(value, path);
-  return { Field: str(o, 'Field', path), Value: str(o, 'Value', path), Time: time(o, 'Time', path) };
+  return { Field: int(o, 'Field', path), Value: str(o, 'Value', path), Time: time(o, 'Time', path) };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -513,7 +513,7 @@ export function decodeNode(value: unknown, path?: DecodePath): NomadNode {
     Status: enumOf(o, 'Status', NODE_STATUSES, path),
     StatusDescription: str(o, 'StatusDescription', path),
     SchedulingEligibility: str(o, 'SchedulingEligibility', path),
-    Drain: bool(o, 'Drain', path),
+    DrainStrategy: jsonObject(o, 'DrainStrategy', path),
     Attributes: stringMap(o, 'Attributes', path),
     Meta: stringMap(o, 'Meta', path),
     NodeResources: nullable(o, 'NodeResources', path, decodeNodeResources),

@@ -167,7 +167,8 @@ export interface AllocNetworkStatus {
 }
 
 export interface AllocState {
-  Field: string;
+  /** Which allocation field changed: Nomad's `AllocStateField`, a small integer (0: the client status). */
+  Field: number;
   Value: string;
   Time: Rfc3339;
 }
@@ -347,7 +348,11 @@ export interface NomadNode {
   Status: NodeStatus;
   StatusDescription: string;
   SchedulingEligibility: string;
-  Drain: boolean;
+  /**
+   * How the node is being drained; null while it is not. The full node has no `Drain` flag (only
+   * Nomad's node list stubs do).
+   */
+  DrainStrategy: Record<string, JsonValue> | null;
   Attributes: Record<string, string> | null;
   Meta: Record<string, string> | null;
   NodeResources: NodeResources | null;

@@ -154,10 +154,16 @@ export const AllocationMetricsRef = builder.objectRef<AllocMetric>('AllocationMe
   }),
 });
 
+/** Nomad's `AllocStateField` values, by number. */
+const ALLOC_STATE_FIELDS: Readonly<Record<number, string>> = { 0: 'clientStatus' };
+
 export const AllocStateRef = builder.objectRef<AllocState>('AllocationStateChange').implement({
   description: 'A change of the allocation\'s client status that Nomad recorded, e.g. when its node disconnected or was lost.',
   fields: (t) => ({
-    field: t.exposeString('Field', { description: 'What changed; Nomad records only changes of the client status here.' }),
+    field: t.string({
+      description: 'What changed: `clientStatus`, the only field Nomad records here (an unknown future field is given by its number).',
+      resolve: (s) => ALLOC_STATE_FIELDS[s.Field] ?? String(s.Field),
+    }),
     value: t.exposeString('Value', { description: 'The value it changed to: a client status such as `unknown`, `lost` or `running`.' }),
     time: t.field({ type: 'DateTime', nullable: true, description: 'When it changed; null when unknown.', resolve: (s) => dateTimeFromText(s.Time) }),
   }),

@@ -26,7 +26,11 @@ export const ClientNodeRef = builder.objectRef<NomadNode>('ClientNode').implemen
     schedulingEligibility: t.exposeString('SchedulingEligibility', {
       description: '`eligible` or `ineligible`: whether the scheduler may place new allocations on the node (those already there keep running).',
     }),
-    drain: t.exposeBoolean('Drain', { description: 'Whether the node is being drained: its allocations are being moved off and it takes no new ones.' }),
+    drain: t.boolean({
+      description: 'Whether the node is being drained: its allocations are being moved off and it takes no new ones.',
+      // The full node has no `Drain` flag (only list stubs do): a drain strategy is set while draining.
+      resolve: (node) => node.DrainStrategy !== null,
+    }),
     attributes: t.field({
       type: 'JSON',
       nullable: true,

@@ -84,7 +84,7 @@ export class Cluster implements ClusterCore {
         Status: 'ready',
         StatusDescription: '',
         SchedulingEligibility: 'eligible',
-        Drain: false,
+        DrainStrategy: null,
         Attributes: { 'kernel.name': 'linux', 'cpu.arch': 'amd64', 'os.name': 'debian', 'nomad.version': '2.0.6' },
         Meta: spec.meta ?? null,
         NodeResources: { Cpu: { CpuShares: 8000, TotalCpuCores: 4 }, Memory: { MemoryMB: 16_000 }, Disk: { DiskMB: 100_000 } },

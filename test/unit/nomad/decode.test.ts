@@ -439,7 +439,8 @@ describe('decodeAllocation', () => {
         Shared: { DiskMB: 300, Ports: [{ Label: 'http', Value: 23116, To: 8080, HostIP: '127.0.0.1' }] },
       },
       NetworkStatus: { InterfaceName: 'eth0', Address: '172.26.64.2', DNS: { Servers: ['1.1.1.1'] } },
-      AllocStates: [{ Field: 'ClientStatus', Value: 'unknown', Time: '2024-01-01T00:00:00Z' }],
+      // Nomad encodes AllocStateField (a uint8) as a number: 0 is the client status.
+      AllocStates: [{ Field: 0, Value: 'unknown', Time: '2024-01-01T00:00:00Z' }],
       DesiredTransition: { Migrate: true, NoShutdownDelay: false },
     });
     expect(full.AllocatedResources).toStrictEqual({
@@ -455,7 +456,7 @@ describe('decodeAllocation', () => {
       AddressIPv6: '',
       DNS: { Servers: ['1.1.1.1'], Searches: null, Options: null },
     });
-    expect(full.AllocStates).toStrictEqual([{ Field: 'ClientStatus', Value: 'unknown', Time: '2024-01-01T00:00:00Z' }]);
+    expect(full.AllocStates).toStrictEqual([{ Field: 0, Value: 'unknown', Time: '2024-01-01T00:00:00Z' }]);
     expect(full.DesiredTransition.Migrate).toBe(true);
     expect(full.DesiredTransition.NoShutdownDelay).toBe(false);
     expect(full.DesiredTransition.Reschedule).toBeNull();
@@ -544,7 +545,11 @@ describe('other decoders', () => {
       Memory: { MemoryMB: 8192 },
       Disk: { DiskMB: 0 },
     });
-    expect(node.Drain).toBe(false);
+    expect(node.DrainStrategy).toBeNull();
+    expect(decodeNode({ Status: 'ready', DrainStrategy: { Deadline: 3600000000000, IgnoreSystemJobs: false } }).DrainStrategy).toStrictEqual({
+      Deadline: 3600000000000,
+      IgnoreSystemJobs: false,
+    });
     expect(node.ModifyIndex).toBe(9n);
     expect(decodeErrorOf(() => decodeNode({ Status: 'gone' })).jsonPath).toBe('$.Status');
     expect(decodeErrorOf(() => decodeNode({ Status: 'down', NodeResources: { Cpu: null } })).jsonPath).toBe(
