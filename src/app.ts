@@ -4,6 +4,7 @@ import type { GraphQLSchema } from 'graphql';
 import type { Logger } from 'pino';
 import type { ContextFactory } from './context.ts';
 import type { ReadinessCheck } from './server/readiness.ts';
+import { attachGraphqlWs } from './server/graphql-ws.ts';
 import { createSubgraphYoga, SUBGRAPH_ENDPOINT } from './server/subgraph.ts';
 import { createGatewayYoga } from './server/yoga.ts';
 
@@ -35,12 +36,14 @@ function isSubgraphRequest(url: string | undefined): boolean {
 
 /**
  * Wires the GraphQL endpoints onto one node:http server: `/subgraph` serves the Federation v2
- * subgraph, everything else (`/graphql`, health, readiness) the gateway's own yoga.
+ * subgraph, everything else (`/graphql`, health, readiness) the gateway's own yoga; both paths
+ * also take graphql-ws WebSocket connections (and yoga serves SSE on them).
  * Owns the server, not the clients its context factory uses.
  */
 export function createApp(deps: AppDeps): App {
   const yoga = createGatewayYoga(deps);
   const subgraph = createSubgraphYoga({ schema: deps.subgraphSchema, createContext: deps.createContext, logger: deps.logger });
+  const ws = attachGraphqlWs({ yogaByPath: new Map([[yoga.graphqlEndpoint, yoga], [SUBGRAPH_ENDPOINT, subgraph]]), logger: deps.logger });
   let server: Server | undefined;
   return {
     start: async (port, host = '127.0.0.1') => {
@@ -48,6 +51,8 @@ export function createApp(deps: AppDeps): App {
         if (isSubgraphRequest(req.url)) void subgraph(req, res);
         else void yoga(req, res);
       });
+      // WebSocket upgrades (graphql-ws) on the same paths; anything else that asks to upgrade is refused.
+      listening.on('upgrade', ws.handleUpgrade);
       server = listening;
       await new Promise<void>((resolve, reject) => {
         listening.once('error', reject);
@@ -61,6 +66,7 @@ export function createApp(deps: AppDeps): App {
       const current = server;
       server = undefined;
       if (current === undefined) return;
+      await ws.stop();
       await new Promise<void>((resolve) => {
         current.close(() => resolve());
         current.closeAllConnections();

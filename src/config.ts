@@ -15,6 +15,24 @@ export interface Config {
   defaultToken: string | undefined;
   /** `LOG_LEVEL`. @default info */
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** Undefined: replicas share nothing, live views run in-process (no REDIS_URL). */
+  redis: RedisConfig | undefined;
+  /** Upstream watchers of subscriptions. */
+  watch: WatchConfig;
+}
+
+export interface WatchConfig {
+  /** `WATCH_LEASE_TTL_MS`: a dead replica's watchers are taken over within this. @default 15000 */
+  leaseTtlMs: number;
+  /** `WATCH_WAIT_MS`: Nomad `wait` of each blocking query; keep it below proxy idle timeouts. @default 55000 */
+  waitMs: number;
+}
+
+export interface RedisConfig {
+  /** `REDIS_URL`, e.g. redis://redis:6379/0 (rediss:// for TLS). */
+  url: string;
+  /** `REDIS_PREFIX`: before every key and channel, so gateways can share a Redis. @default nomadgw: */
+  prefix: string;
 }
 
 export interface NomadConfig {
@@ -110,11 +128,18 @@ export function parseConfig(env: Readonly<Record<string, string | undefined>>): 
   if (defaultToken !== undefined && !isSendableToken(defaultToken)) {
     throw new ConfigError('NOMAD_TOKEN must be printable ASCII without spaces (it travels in the X-Nomad-Token header)');
   }
+  const redisUrl = nonEmpty(env['REDIS_URL']);
+  if (redisUrl !== undefined && !/^rediss?:\/\//.test(redisUrl)) throw new ConfigError(`REDIS_URL must start with redis:// or rediss://, got "${redisUrl}"`);
   return {
     port: parseInteger('PORT', env['PORT'], 0, 65535) ?? 4000,
     host: nonEmpty(env['HOST']) ?? (nomad === undefined ? '127.0.0.1' : '0.0.0.0'),
     nomad,
     defaultToken,
     logLevel,
+    redis: redisUrl === undefined ? undefined : { url: redisUrl, prefix: nonEmpty(env['REDIS_PREFIX']) ?? 'nomadgw:' },
+    watch: {
+      leaseTtlMs: parseInteger('WATCH_LEASE_TTL_MS', env['WATCH_LEASE_TTL_MS'], 300, 600_000) ?? 15_000,
+      waitMs: parseInteger('WATCH_WAIT_MS', env['WATCH_WAIT_MS'], 1_000, 300_000) ?? 55_000,
+    },
   };
 }

@@ -3,6 +3,7 @@ import { createLoaders, type Loaders } from './loaders.ts';
 import { bindToCaller, type CallerNomadClient } from './nomad/caller-client.ts';
 import type { NomadClient } from './nomad/client.ts';
 import { isSendableToken } from './nomad/token.ts';
+import type { LiveAllocations } from './watch/live-allocations.ts';
 
 /** What every resolver gets. Built fresh per request (or subscription), so nothing cached is shared between callers. */
 export interface Context {
@@ -14,6 +15,8 @@ export interface Context {
   signal: AbortSignal | undefined;
   /** Per-request batching and caching of upstream reads, made with this caller's token. */
   loaders: Loaders;
+  /** Live views for subscriptions, shared by every caller of this replica (keyed by token inside). */
+  live: LiveAllocations;
 }
 
 /** What a transport knows of its caller: the token they presented (if any) and their lifetime. */
@@ -30,6 +33,8 @@ export interface ContextFactoryOptions {
   nomad: NomadClient;
   /** `NOMAD_TOKEN`: used for callers that send no token of their own. */
   defaultToken: string | undefined;
+  /** The replica's live views (subscriptions). */
+  live: LiveAllocations;
 }
 
 /**
@@ -39,13 +44,13 @@ export interface ContextFactoryOptions {
  * know; the token itself is never echoed.
  */
 export function createContextFactory(options: ContextFactoryOptions): ContextFactory {
-  const { nomad, defaultToken } = options;
+  const { nomad, defaultToken, live } = options;
   return ({ token: presented, signal }) => {
     const token = presented ?? defaultToken;
     if (token !== undefined && !isSendableToken(token)) {
       throw gatewayError(ErrorCode.FORBIDDEN, 'Permission denied: the Nomad token has characters no Nomad token has', { http: { status: 403 } });
     }
     const caller = bindToCaller(nomad, { token, signal });
-    return { nomad: caller, token, signal, loaders: createLoaders(caller) };
+    return { nomad: caller, token, signal, loaders: createLoaders(caller), live };
   };
 }

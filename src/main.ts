@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { pino } from 'pino';
 import { createApp } from './app.ts';
 import { createContextFactory } from './context.ts';
+import { createLiveParts, type LiveParts } from './live.ts';
 import { ConfigError, parseConfig, type Config } from './config.ts';
 import { createNomadClient, type NomadClient } from './nomad/client.ts';
 import { schema, subgraphSchema } from './schema/index.ts';
@@ -68,16 +69,23 @@ if (config.nomad === undefined) {
   });
 }
 
+let live: LiveParts;
+try {
+  live = await createLiveParts({ nomad, redis: config.redis, logger, timing: config.watch });
+} catch (error) {
+  console.error(`nomad-graphql-gateway: ${error instanceof Error ? error.message : String(error)}`);
+  process.exit(2);
+}
 const app = createApp({
   schema,
   subgraphSchema,
-  createContext: createContextFactory({ nomad, defaultToken: config.defaultToken }),
-  readinessChecks: [nomadReadiness(nomad, logger)],
+  createContext: createContextFactory({ nomad, defaultToken: config.defaultToken, live: live.hub }),
+  readinessChecks: [nomadReadiness(nomad, logger), ...live.readiness],
   logger,
 });
 const { url } = await app.start(config.port, config.host);
 const upstreamText = simulator === undefined ? `Nomad at ${config.nomad?.address}` : `the embedded Nomad simulator at ${simulator.url} (demo cluster)`;
-logger.info(`GraphQL gateway ready at ${url}/graphql over ${upstreamText}`);
+logger.info({ replicaId: live.replicaId, url }, `GraphQL gateway ready at ${url}/graphql over ${upstreamText}${config.redis === undefined ? '' : ', sharing watchers through Redis'}`);
 if (config.defaultToken !== undefined) logger.info('NOMAD_TOKEN is set: callers that send no token act with it');
 
 let stopping = false;
@@ -87,6 +95,7 @@ const shutdown = (signal: string): void => {
   logger.info(`${signal}: shutting down`);
   void (async () => {
     await app.stop();
+    await live.close();
     await nomad.close();
     await simulator?.stop();
     process.exit(0);

@@ -1,7 +1,8 @@
 import type { GraphQLResolveInfo } from 'graphql';
 import type { Context } from '../context.ts';
-import { combineFilters, UnbalancedFilterError, whereToBexpr } from '../filters/where.ts';
+import { whereToBexpr } from '../filters/where.ts';
 import { allocationUuidFrom } from './allocation-id.ts';
+import { checkPrefix, filterFor } from './allocation-list-args.ts';
 import { AllocationRef } from './allocation.ts';
 import { fetchAllocationPage, type OrderScheme } from './allocation-page.ts';
 import { fromFull, fromStub, stubPartsFor, type AllocationSource } from './allocation-source.ts';
@@ -14,29 +15,6 @@ import { selectedFields } from './selection.ts';
 
 /** Most candidates an ambiguous prefix reports. */
 const MAX_CANDIDATES = 20;
-
-/** Nomad's prefix rule (hex, even length without hyphens), checked here so a typo is not a 500. */
-function checkPrefix(prefix: string): void {
-  const hex = prefix.replaceAll('-', '');
-  if (!/^[0-9a-fA-F]*$/.test(hex) || hex.length % 2 !== 0 || prefix.length > 36) {
-    throw gatewayError(
-      ErrorCode.BAD_USER_INPUT,
-      `Invalid prefix "${prefix}": Nomad takes hex digits (hyphens allowed), an even number of them, at most 36 characters`,
-    );
-  }
-}
-
-/** The raw filter and the compiled `where`, refusing a raw filter that could escape its parentheses. */
-function filterFor(raw: string | undefined, where: string | undefined): string | undefined {
-  try {
-    return combineFilters(raw, where);
-  } catch (error) {
-    if (error instanceof UnbalancedFilterError) {
-      throw gatewayError(ErrorCode.BAD_USER_INPUT, `Invalid filter: ${error.message}`, { field: 'filter' });
-    }
-    throw error;
-  }
-}
 
 function wantsOppositeSide(info: GraphQLResolveInfo, backward: boolean): boolean {
   return selectedFields(info, ['pageInfo']).has(backward ? 'hasNextPage' : 'hasPreviousPage');

@@ -64,3 +64,6 @@ export const builder = new SchemaBuilder<{
 
 builder.queryType({ description: 'Reads of Nomad allocations and what they point to.' });
 builder.mutationType({ description: 'Allocation lifecycle actions, validated as Nomad validates them.' });
+builder.subscriptionType({
+  description: 'Live views of allocations, over graphql-ws or SSE: one upstream Nomad blocking query per distinct question and token, shared by every subscriber.',
+});

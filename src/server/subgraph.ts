@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { useQueryLimits } from './query-limits.ts';
 import { yogaLogger } from './yoga-logging.ts';
 import type { Context, ContextFactory } from '../context.ts';
-import { tokenFromHeaders } from '../nomad/token.ts';
+import { callerOf } from './caller.ts';
 
 /** Where a federation router (Apollo Router, Hive Gateway) reaches this service as a subgraph. */
 export const SUBGRAPH_ENDPOINT = '/subgraph';
@@ -32,6 +32,6 @@ export function createSubgraphYoga(options: SubgraphYogaOptions): YogaServerInst
     maskedErrors: { isDev: false },
     logging: yogaLogger(logger, 'subgraph: '),
     plugins: [useQueryLimits()],
-    context: ({ request }) => createContext({ token: tokenFromHeaders(request.headers), signal: request.signal }),
+    context: (initial) => createContext(callerOf(initial)),
   });
 }

@@ -7,7 +7,7 @@ import { useQueryLimits } from './query-limits.ts';
 import { allReady, type ReadinessCheck } from './readiness.ts';
 import { yogaLogger } from './yoga-logging.ts';
 import type { Context, ContextFactory } from '../context.ts';
-import { tokenFromHeaders } from '../nomad/token.ts';
+import { callerOf } from './caller.ts';
 
 /** What GraphiQL opens with: a first page of allocations across namespaces. */
 export const GRAPHIQL_DEFAULT_QUERY = `# Allocations across every namespace your token can read, oldest first.
@@ -58,7 +58,7 @@ export function createGatewayYoga(options: GatewayYogaOptions): YogaServerInstan
     graphiql: { title: 'Nomad GraphQL gateway', defaultQuery: GRAPHIQL_DEFAULT_QUERY },
     renderGraphiQL,
     logging: yogaLogger(logger),
-    context: ({ request }) => createContext({ token: tokenFromHeaders(request.headers), signal: request.signal }),
+    context: (initial) => createContext(callerOf(initial)),
     plugins: [
       usePersistedQueries(),
       useQueryLimits(),

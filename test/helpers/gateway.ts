@@ -4,8 +4,11 @@ import { createApp, type App } from '../../src/app.ts';
 import { createContextFactory } from '../../src/context.ts';
 import { createNomadClient, type NomadClient } from '../../src/nomad/client.ts';
 import { schema, subgraphSchema } from '../../src/schema/index.ts';
+import { createInProcessBackbone } from '../../src/pubsub/in-process-backbone.ts';
+import { createInProcessLeaseStore } from '../../src/pubsub/lease.ts';
 import { nomadReadiness } from '../../src/server/readiness.ts';
 import { startSimulator, type Simulator, type SimulatorOptions } from '../../src/simulator/server.ts';
+import { createWatchHub, type WatchHub, type WatchTiming } from '../../src/watch/watch-hub.ts';
 
 export interface GraphQLResponse {
   status: number;
@@ -29,16 +32,32 @@ export interface GatewayStackOptions {
   wrapNomad?: (nomad: NomadClient) => NomadClient;
 }
 
-/** The gateway wired as `main.ts` wires it, over the given Nomad client, logging nothing. */
-export function createGatewayApp(nomad: NomadClient, options: { defaultToken?: string } = {}): App {
+/**
+ * The gateway wired as `main.ts` wires it, over the given Nomad client, logging nothing; live views
+ * run in-process (as without REDIS_URL) unless a hub is given. `stop()` stops the hub it made.
+ */
+export function createGatewayApp(nomad: NomadClient, options: { defaultToken?: string; hub?: WatchHub; timing?: Partial<WatchTiming> } = {}): App {
   const logger = pino({ level: 'silent' });
-  return createApp({
+  const ownHub =
+    options.hub === undefined
+      ? createWatchHub({ nomad, backbone: createInProcessBackbone(), leases: createInProcessLeaseStore(), replicaId: 'test', logger, timing: options.timing })
+      : undefined;
+  const hub = options.hub ?? ownHub;
+  if (hub === undefined) throw new Error('unreachable');
+  const app = createApp({
     schema,
     subgraphSchema,
-    createContext: createContextFactory({ nomad, defaultToken: options.defaultToken }),
+    createContext: createContextFactory({ nomad, defaultToken: options.defaultToken, live: hub }),
     readinessChecks: [nomadReadiness(nomad, logger)],
     logger,
   });
+  return {
+    start: (port, host) => app.start(port, host),
+    stop: async () => {
+      await app.stop();
+      await ownHub?.stop();
+    },
+  };
 }
 
 /** Starts a simulator and a gateway over it (both on port 0) and stops them when done. */

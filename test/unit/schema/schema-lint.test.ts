@@ -24,6 +24,7 @@ const TYPES_WITHOUT_ID = [
   'AllocatedPort',
   'AllocatedResources',
   'AllocatedTaskResources',
+  'AllocationChanges',
   'AllocationMetrics',
   'AllocationNetworkStatus',
   'AllocationStateChange',

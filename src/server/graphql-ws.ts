@@ -1,0 +1,204 @@
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { GraphQLError, type ExecutionArgs, type execute, type subscribe } from 'graphql';
+import type { SubscribePayload } from 'graphql-ws';
+import { useServer } from 'graphql-ws/use/ws';
+import type { YogaServerInstance } from 'graphql-yoga';
+import type { Logger } from 'pino';
+import { WebSocketServer, type WebSocket } from 'ws';
+import type { CallerInput, Context } from '../context.ts';
+import { ErrorCode } from '../error-codes.ts';
+import { isSendableToken, tokenFromHeaders, type HeaderSource } from '../nomad/token.ts';
+
+/** The only WebSocket subprotocol served: graphql-ws's. The legacy `graphql-ws` one is refused. */
+export const GRAPHQL_TRANSPORT_WS = 'graphql-transport-ws';
+
+/** Bounds of the WebSocket transport. */
+export const WS_LIMITS = {
+  /** A connection must send `connection_init` within this, or it is closed (4408). */
+  connectionInitWaitMs: 5_000,
+  /** Largest message a client may send; a larger one closes the socket (1009). */
+  maxMessageBytes: 256 * 1024,
+  /** Operations in flight on one connection. */
+  maxOperationsPerConnection: 100,
+  /** Ping interval; a client that misses a pong is dropped. */
+  keepAliveMs: 12_000,
+  /**
+   * Bytes sent but not yet taken by a client: past this, the client is not keeping up with its
+   * events, and the connection is closed (1013, try again later) rather than buffered without end.
+   */
+  maxUnsentBytes: 4 * 1024 * 1024,
+} as const;
+
+/** The close code for a client that cannot keep up: 1013 (try again later), which graphql-ws clients retry. */
+export const CLOSE_TOO_SLOW = 1013;
+
+/** What yoga's initial context carries for a WebSocket operation: the caller, already known. */
+export interface WsInitialContext extends Record<string, unknown> {
+  caller: CallerInput;
+}
+
+/** The yoga instances whose schema, plugins and context each WebSocket path serves. */
+export type YogaByPath = ReadonlyMap<string, YogaServerInstance<Record<string, unknown>, Context>>;
+
+/** The `connection_init` payload read as headers: `X-Nomad-Token` or `Authorization`, any case. */
+function payloadHeaders(payload: Record<string, unknown> | undefined): HeaderSource {
+  return {
+    get: (name) => {
+      for (const [key, value] of Object.entries(payload ?? {})) {
+        if (key.toLowerCase() === name && typeof value === 'string') return value;
+      }
+      return null;
+    },
+  };
+}
+
+/** The subprotocols a client offered in its upgrade request. */
+function offeredProtocols(request: IncomingMessage): string[] {
+  return (request.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim()).filter((p) => p !== '');
+}
+
+/** Answers an upgrade we will not accept with a plain HTTP error, then closes the socket. */
+function refuseUpgrade(socket: Duplex, status: number, reason: string, message: string): void {
+  const body = `${message}\n`;
+  socket.end(
+    `HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  );
+}
+
+interface ConnectionState {
+  caller: CallerInput;
+  /** One controller per running operation: completing or closing aborts its upstream calls. */
+  operations: Map<string, AbortController>;
+}
+
+/**
+ * GraphQL over WebSocket (the `graphql-transport-ws` protocol) on the same paths as HTTP. The
+ * caller's token comes from the `connection_init` payload (`X-Nomad-Token`, or `Authorization:
+ * Bearer`), never from the URL. Each operation runs through the path's yoga instance (its parse,
+ * validation limits, masking and context), with an AbortSignal that ends when the operation
+ * completes or the socket closes. Returns the upgrade handler for the HTTP server and a `stop()`.
+ */
+export function attachGraphqlWs(options: { yogaByPath: YogaByPath; logger: Logger }): {
+  handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void;
+  stop(): Promise<void>;
+} {
+  const { yogaByPath, logger } = options;
+  const servers = new Map<string, WebSocketServer>();
+  const disposers: (() => Promise<void> | void)[] = [];
+  const states = new WeakMap<WebSocket, ConnectionState>();
+
+  for (const [path, yoga] of yogaByPath) {
+    const wss = new WebSocketServer({ noServer: true, maxPayload: WS_LIMITS.maxMessageBytes });
+    servers.set(path, wss);
+    const server = useServer<Record<string, unknown> | undefined, { state: ConnectionState }>(
+      {
+        connectionInitWaitTimeout: WS_LIMITS.connectionInitWaitMs,
+        onConnect: (ctx) => {
+          const token = tokenFromHeaders(payloadHeaders(ctx.connectionParams));
+          if (token !== undefined && !isSendableToken(token)) return false; // 4403 Forbidden
+          states.set(ctx.extra.socket, { caller: { token }, operations: new Map() });
+          return true;
+        },
+        onSubscribe: async (ctx, id, payload: SubscribePayload): Promise<ExecutionArgs | readonly GraphQLError[]> => {
+          const state = states.get(ctx.extra.socket);
+          if (state === undefined) return [new GraphQLError('Not connected', { extensions: { code: ErrorCode.FORBIDDEN } })];
+          if (state.operations.size >= WS_LIMITS.maxOperationsPerConnection) {
+            return [
+              new GraphQLError(`At most ${WS_LIMITS.maxOperationsPerConnection} operations may run at once on one connection`, {
+                extensions: { code: ErrorCode.QUERY_LIMIT_EXCEEDED, maximum: WS_LIMITS.maxOperationsPerConnection },
+              }),
+            ];
+          }
+          const controller = new AbortController();
+          state.operations.set(id, controller);
+          const initial: WsInitialContext = { caller: { token: state.caller.token, signal: controller.signal }, params: payload };
+          const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped(initial);
+          let document;
+          try {
+            document = parse(payload.query);
+          } catch (error) {
+            state.operations.delete(id);
+            return [error instanceof GraphQLError ? error : new GraphQLError('Syntax error', { extensions: { code: ErrorCode.BAD_USER_INPUT } })];
+          }
+          const errors = validate(schema, document);
+          if (errors.length > 0) {
+            state.operations.delete(id);
+            return errors;
+          }
+          const contextValue = await contextFactory();
+          return {
+            schema,
+            document,
+            operationName: payload.operationName,
+            variableValues: payload.variables,
+            contextValue,
+            rootValue: { execute, subscribe },
+          };
+        },
+        onNext: (ctx) => {
+          const { socket } = ctx.extra;
+          if (socket.bufferedAmount > WS_LIMITS.maxUnsentBytes) {
+            socket.close(CLOSE_TOO_SLOW, `Client too slow: more than ${WS_LIMITS.maxUnsentBytes} bytes of events unsent`);
+          }
+        },
+        execute: (args) => (args.rootValue as EnvelopedRoot).execute(args),
+        subscribe: (args) => (args.rootValue as EnvelopedRoot).subscribe(args),
+        onComplete: (ctx, id) => {
+          const state = states.get(ctx.extra.socket);
+          state?.operations.get(id)?.abort();
+          state?.operations.delete(id);
+        },
+        onClose: (ctx) => {
+          const state = states.get(ctx.extra.socket);
+          for (const controller of state?.operations.values() ?? []) controller.abort();
+          states.delete(ctx.extra.socket);
+        },
+      },
+      wss,
+      WS_LIMITS.keepAliveMs,
+    );
+    disposers.push(() => server.dispose());
+  }
+
+  return {
+    handleUpgrade: (request, socket, head) => {
+      const path = (request.url ?? '/').split('?', 1)[0] ?? '/';
+      const wss = servers.get(path);
+      if (wss === undefined) {
+        refuseUpgrade(socket, 404, 'Not Found', `No WebSocket endpoint at ${path}; use ${[...servers.keys()].join(' or ')}`);
+        return;
+      }
+      if ((request.headers.upgrade ?? '').toLowerCase() !== 'websocket') {
+        refuseUpgrade(socket, 400, 'Bad Request', `Only WebSocket upgrades are served here (asked for "${request.headers.upgrade ?? ''}")`);
+        return;
+      }
+      if (!offeredProtocols(request).includes(GRAPHQL_TRANSPORT_WS)) {
+        refuseUpgrade(
+          socket,
+          400,
+          'Bad Request',
+          `WebSocket subprotocol "${GRAPHQL_TRANSPORT_WS}" required (graphql-ws); the legacy "graphql-ws" subprotocol of subscriptions-transport-ws is not served`,
+        );
+        return;
+      }
+      wss.handleUpgrade(request, socket, head, (ws) => wss.emit('connection', ws, request));
+    },
+    stop: async () => {
+      for (const wss of servers.values()) {
+        for (const client of wss.clients) client.close(1001, 'Server shutting down');
+      }
+      await Promise.all(disposers.map((dispose) => dispose()));
+      logger.debug('graphql-ws stopped');
+    },
+  };
+}
+
+/**
+ * What `onSubscribe` leaves in `rootValue`: the path's enveloped execute and subscribe (yoga's
+ * plugins, masking included). The one place where graphql-ws and yoga meet, hence the cast.
+ */
+interface EnvelopedRoot {
+  execute(args: ExecutionArgs): ReturnType<typeof execute>;
+  subscribe(args: ExecutionArgs): ReturnType<typeof subscribe>;
+}

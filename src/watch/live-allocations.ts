@@ -1,0 +1,41 @@
+import type { Caller } from '../nomad/caller-client.ts';
+import type { AllocListStub, Allocation } from '../nomad/types.ts';
+
+/** Which allocations a list watch follows: `GET /v1/allocations` parameters. */
+export interface AllocationListSpec {
+  namespace: string | undefined;
+  prefix: string | undefined;
+  filter: string | undefined;
+}
+
+/** One event of an allocation list subscription, as one subscriber sees it. */
+export interface AllocationChangesEvent {
+  /** The first event: `added` holds the whole matching set. */
+  initial: boolean;
+  /** The Nomad index the subscriber's view is current at; strictly increasing over change events. */
+  index: bigint;
+  /** Allocations that started matching (or appeared) since the previous event. */
+  added: AllocListStub[];
+  /** Allocations that still match and whose ModifyIndex grew. */
+  updated: AllocListStub[];
+  /** Nomad ids of allocations that no longer match, or no longer exist. */
+  removed: string[];
+  /** False on the one event that says Nomad cannot be reached; the next event brings the view up to date. */
+  nomadReachable: boolean;
+}
+
+/** One event of a single-allocation subscription: the allocation now, or null once Nomad no longer has it. */
+export interface AllocationEvent {
+  index: bigint;
+  allocation: Allocation | null;
+}
+
+/**
+ * Live views of Nomad's allocations for GraphQL subscriptions. Each call resolves once the first
+ * event is ready (so an upstream refusal, such as a 403, rejects it instead of becoming an event),
+ * with a stream that ends when the caller stops iterating or its signal aborts.
+ */
+export interface LiveAllocations {
+  allocationChanges(spec: AllocationListSpec, caller: Caller): Promise<AsyncIterable<AllocationChangesEvent>>;
+  allocation(id: string, caller: Caller): Promise<AsyncIterable<AllocationEvent>>;
+}

@@ -1,0 +1,431 @@
+/**
+ * The replica's live views: one `KeyWatch` per watch key (an upstream question plus a token
+ * digest) with at least one local subscriber. Across replicas, the one that holds the key's lease
+ * runs the Nomad blocking-query loop and publishes what changed on the key's channel; every
+ * interested replica (the leader too) applies those messages to its own copy of the view and
+ * hands each local subscriber its events. See WATCHING.md for the protocol.
+ */
+import type { Logger } from 'pino';
+import type { Caller } from '../nomad/caller-client.ts';
+import type { NomadClient } from '../nomad/client.ts';
+import { NomadHttpError } from '../nomad/errors.ts';
+import type { AllocListStub, Allocation } from '../nomad/types.ts';
+import type { Backbone } from '../pubsub/backbone.ts';
+import type { LeaseStore } from '../pubsub/lease.ts';
+import { allocationListFetch, allocationReadFetch } from './allocation-sources.ts';
+import { abortableDelay, watchBlockingQuery, type BlockingFetch } from './blocking-query.ts';
+import { applyChanges, classify, diffAllocations } from './diff.ts';
+import type { AllocationChangesEvent, AllocationEvent, AllocationListSpec, LiveAllocations } from './live-allocations.ts';
+import { decodeWatchMessage, encodeWatchMessage, type WatchMessage } from './messages.ts';
+import { createSubscriberQueue, type SubscriberQueue } from './subscriber-queue.ts';
+import { watchKey, type WatchSpec } from './watch-key.ts';
+
+/** Timing and bounds of the watchers. */
+export interface WatchTiming {
+  /** How long a lease lasts unless renewed; a dead holder is replaced within this. @default 15000 */
+  leaseTtlMs: number;
+  /** Nomad `wait` of each blocking query: below common proxy idle timeouts (60 s). @default 55000 */
+  waitMs: number;
+  /** At most one upstream request per key this often, so a burst of changes is no tight loop. @default 250 */
+  minIntervalMs: number;
+  /** Events a subscriber may leave unread before it is ended (SUBSCRIBER_TOO_SLOW). @default 256 */
+  maxBufferedEvents: number;
+}
+
+export const DEFAULT_WATCH_TIMING: WatchTiming = { leaseTtlMs: 15_000, waitMs: 55_000, minIntervalMs: 250, maxBufferedEvents: 256 };
+
+export interface WatchHubOptions {
+  /** The shared Nomad client; each watch calls it with its own key's token. */
+  nomad: NomadClient;
+  backbone: Backbone;
+  leases: LeaseStore;
+  /** This replica's name as a lease owner: unique per process. */
+  replicaId: string;
+  /** Prefix of lease keys and channels (the backbone adds its own channel prefix too). */
+  keyPrefix?: string;
+  logger: Logger;
+  timing?: Partial<WatchTiming>;
+  /** Waits `ms` unless `signal` aborts first (time is a parameter, for tests). */
+  delay?: (ms: number, signal: AbortSignal) => Promise<void>;
+}
+
+export interface WatchHub extends LiveAllocations {
+  /** Watch keys with local subscribers, and whether this replica leads each. */
+  watches(): { key: string; subscribers: number; leading: boolean }[];
+  /** Ends every subscription, stops every loop and releases every lease. */
+  stop(): Promise<void>;
+}
+
+/** Whether an upstream failure means "Nomad refuses this token", which ends subscriptions, rather than an outage. */
+function isRefusal(error: unknown): boolean {
+  return error instanceof NomadHttpError && (error.status === 403 || error.status === 400);
+}
+
+/** The view a list watch keeps, and a single-allocation watch's. */
+type ListView = { kind: 'list'; allocs: Map<string, AllocListStub> };
+type OneView = { kind: 'one'; alloc: Allocation | null };
+
+/** The blocking read behind a watch, as a view: the list keyed by id, or the one allocation. */
+function viewFetch(spec: WatchSpec, token: string | undefined, nomad: NomadClient): BlockingFetch<ListView | OneView> {
+  if (spec.kind === 'allocations') {
+    const { namespace, prefix, filter } = spec;
+    const list = allocationListFetch(nomad, { namespace, prefix, filter, token });
+    return async (request) => {
+      const { index, value } = await list(request);
+      return { index, value: { kind: 'list', allocs: new Map(value.map((a) => [a.ID, a])) } };
+    };
+  }
+  const read = allocationReadFetch(nomad, spec.id, { token });
+  return async (request) => {
+    const { index, value } = await read(request);
+    return { index, value: { kind: 'one', alloc: value } };
+  };
+}
+
+/**
+ * One watch key on this replica: its local subscribers, its copy of the view (`index` is the
+ * Nomad index it is current at), its channel subscription and, while this replica holds the
+ * lease, the upstream loop.
+ */
+class KeyWatch {
+  readonly subscribers = new Set<SubscriberQueue<AllocationChangesEvent> | SubscriberQueue<AllocationEvent>>();
+  /** Subscribers still waiting for the first view. */
+  pending = 0;
+  private view: ListView | OneView | undefined;
+  private index = 0n;
+  private unreachable = false;
+  private unsubscribe: (() => Promise<void>) | undefined;
+  private readonly stopping = new AbortController();
+  private leader: AbortController | undefined;
+  private leaseTimer: NodeJS.Timeout | undefined;
+  private stopReconnect: (() => void) | undefined;
+  /** Resolves once the first view is in place; rejects with the first fetch's error. */
+  readonly ready: Promise<void>;
+
+  constructor(
+    readonly key: string,
+    private readonly spec: WatchSpec,
+    private readonly token: string | undefined,
+    private readonly hub: HubParts,
+  ) {
+    this.fetchView = viewFetch(spec, token, hub.nomad);
+    this.ready = this.start();
+  }
+
+  get leading(): boolean {
+    return this.leader !== undefined;
+  }
+
+  private get channel(): string {
+    return `${this.hub.keyPrefix}watch:${this.key}`;
+  }
+
+  private get leaseKey(): string {
+    return `${this.hub.keyPrefix}lease:${this.key}`;
+  }
+
+  private async start(): Promise<void> {
+    // Subscribe before the first read, so no change published after it can slip between.
+    this.unsubscribe = await this.hub.backbone.subscribe(this.channel, (text) => this.onMessage(text));
+    const first = await this.readNow();
+    this.view = first.view;
+    this.index = first.index;
+    this.stopReconnect = this.hub.backbone.onReconnect(() => void this.resync('backbone reconnected'));
+    const { leaseTtlMs } = this.hub.timing;
+    this.leaseTimer = setInterval(() => void this.tendLease(), Math.max(50, Math.floor(leaseTtlMs / 3)));
+    void this.tendLease();
+  }
+
+  /** The first event for a new local subscriber: everything the view holds now. */
+  initialEvent(): AllocationChangesEvent | AllocationEvent {
+    const view = this.view;
+    if (view === undefined) throw new Error('watch not ready');
+    if (view.kind === 'one') return { index: this.index, allocation: view.alloc };
+    return { initial: true, index: this.index, added: [...view.allocs.values()], updated: [], removed: [], nomadReachable: !this.unreachable };
+  }
+
+  /** The upstream read of the watched thing, with this key's token: blocking when `index` > 0. */
+  private readonly fetchView: BlockingFetch<ListView | OneView>;
+
+  /** A plain (non-blocking) read of the current view. */
+  private async readNow(): Promise<{ index: bigint; view: ListView | OneView }> {
+    const { index, value } = await this.fetchView({ index: 0n, waitMs: this.hub.timing.waitMs, signal: this.stopping.signal });
+    return { index, view: value };
+  }
+
+  /** Renews the lease while leading, tries to take it while not: a dead holder is replaced within one TTL. */
+  private async tendLease(): Promise<void> {
+    if (this.stopping.signal.aborted) return;
+    const { leases, replicaId, timing } = this.hub;
+    try {
+      const held = this.leading ? await leases.renew(this.leaseKey, replicaId, timing.leaseTtlMs) : false;
+      if (held) return;
+      if (await leases.acquire(this.leaseKey, replicaId, timing.leaseTtlMs)) {
+        if (!this.leading && !this.stopping.signal.aborted) this.lead();
+      } else if (this.leading) {
+        this.leader?.abort();
+        this.leader = undefined;
+      }
+    } catch (error) {
+      // The lease store is unreachable (Redis down): keep doing what we do; renew or yield on its return.
+      this.hub.logger.debug(`lease ${this.key}: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+
+  /** The upstream loop, run while this replica holds the lease. */
+  private lead(): void {
+    const leader = new AbortController();
+    this.leader = leader;
+    const signal = AbortSignal.any([leader.signal, this.stopping.signal]);
+    void this.runLoop(signal).finally(() => {
+      if (this.leader === leader) this.leader = undefined;
+    });
+  }
+
+  private async runLoop(signal: AbortSignal): Promise<void> {
+    const { timing, delay, logger } = this.hub;
+    // Start from this replica's own view: whatever changed since the last message it applied
+    // (a dead leader's last publish included) shows up in the first diff, so nothing is lost.
+    let baseline = this.view;
+    if (baseline === undefined) return;
+    /** The index of the last message published: followers at it (or past it) have missed nothing. */
+    let publishedIndex = this.index;
+    let saidUnreachable = false;
+    let resync = false;
+    const updates = watchBlockingQuery({
+      fetch: this.fetchView,
+      startIndex: this.index,
+      waitMs: timing.waitMs,
+      minIntervalMs: timing.minIntervalMs,
+      delay,
+      signal,
+    });
+    for await (const update of updates) {
+      if (update.kind === 'reset') {
+        // The index went backwards: a restored or rebuilt cluster. Compare the next answer by content.
+        logger.warn(`watch ${this.key}: Nomad's index went back from ${update.from} to ${update.to}; resynchronising`);
+        resync = true;
+        continue;
+      }
+      if (update.kind === 'error') {
+        const { error, attempt } = update;
+        logger.warn(`watch ${this.key}: upstream failed (attempt ${attempt}): ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`);
+        if (!saidUnreachable && !isRefusal(error)) {
+          saidUnreachable = true;
+          await this.publish({ kind: 'unreachable', index: publishedIndex });
+        }
+        continue;
+      }
+      const answer = { index: update.index, view: update.value };
+      const message = this.changeMessage(baseline, publishedIndex, answer, resync);
+      if (message !== undefined || saidUnreachable) {
+        const sent = message ?? this.emptyChange(publishedIndex, answer.index, answer.view);
+        await this.publish(sent);
+        publishedIndex = sent.index;
+        saidUnreachable = false;
+      }
+      resync = false;
+      baseline = answer.view;
+      if (answer.view.kind === 'one' && answer.view.alloc === null) return; // gone: nothing more to watch
+    }
+  }
+
+  /** A message that changes nothing but the index: after an outage, it tells subscribers Nomad is back. */
+  private emptyChange(fromIndex: bigint, index: bigint, view: ListView | OneView): WatchMessage {
+    if (view.kind === 'one') return { kind: 'allocation', index, allocation: view.alloc };
+    return { kind: 'changes', fromIndex, index, upserts: [], removed: [] };
+  }
+
+  /** The message that takes `baseline` (at `fromIndex`) to `answer`, or undefined when nothing changed. */
+  private changeMessage(baseline: ListView | OneView, fromIndex: bigint, answer: { index: bigint; view: ListView | OneView }, resync: boolean): WatchMessage | undefined {
+    if (baseline.kind === 'list' && answer.view.kind === 'list') {
+      const { upserts, removed } = diffAllocations(baseline.allocs, [...answer.view.allocs.values()], { resync });
+      if (upserts.length === 0 && removed.length === 0) return undefined;
+      return { kind: 'changes', fromIndex, index: answer.index, upserts, removed, ...(resync ? { resync } : {}) };
+    }
+    if (baseline.kind === 'one' && answer.view.kind === 'one') {
+      const before = baseline.alloc;
+      const after = answer.view.alloc;
+      const same = before === null ? after === null : after !== null && after.ModifyIndex === before.ModifyIndex;
+      return same && !resync ? undefined : { kind: 'allocation', index: answer.index, allocation: after };
+    }
+    return undefined;
+  }
+
+  /** Publishes on the key's channel; when the backbone cannot take it, delivers it here at least. */
+  private async publish(message: WatchMessage): Promise<void> {
+    const text = encodeWatchMessage(message);
+    try {
+      await this.hub.backbone.publish(this.channel, text);
+    } catch (error) {
+      this.hub.logger.warn(`watch ${this.key}: publish failed, delivering locally: ${error instanceof Error ? error.message : String(error)}`);
+      this.onMessage(text);
+    }
+  }
+
+  private onMessage(text: string): void {
+    let message: WatchMessage;
+    try {
+      message = decodeWatchMessage(text);
+    } catch (error) {
+      this.hub.logger.error(`watch ${this.key}: dropped an undecodable message: ${error instanceof Error ? error.message : String(error)}`);
+      return;
+    }
+    this.apply(message);
+  }
+
+  private apply(message: WatchMessage): void {
+    const view = this.view;
+    if (view === undefined) return; // not ready: the first read comes after and includes it
+    if (message.kind === 'unreachable') {
+      if (this.unreachable) return;
+      this.unreachable = true;
+      if (view.kind === 'list') this.emit({ initial: false, index: this.index, added: [], updated: [], removed: [], nomadReachable: false });
+      return;
+    }
+    const wasUnreachable = this.unreachable;
+    const resync = message.kind === 'changes' && message.resync === true;
+    if (message.index <= this.index && !wasUnreachable && !resync) return; // already applied (or older)
+    if (message.kind === 'changes' && view.kind === 'list') {
+      if (message.fromIndex > this.index && !resync) {
+        void this.resync(`missed changes between ${this.index} and ${message.fromIndex}`);
+        return;
+      }
+      const { added, updated } = classify(view.allocs, message.upserts, { resync });
+      const removed = message.removed.filter((id) => view.allocs.has(id));
+      view.allocs = applyChanges(view.allocs, { upserts: message.upserts, removed: message.removed }, { resync });
+      this.unreachable = false;
+      if (message.index > this.index || resync) this.index = message.index;
+      if (added.length + updated.length + removed.length > 0 || wasUnreachable) {
+        this.emit({ initial: false, index: this.index, added, updated, removed, nomadReachable: true });
+      }
+      return;
+    }
+    if (message.kind === 'allocation' && view.kind === 'one') {
+      const before = view.alloc;
+      view.alloc = message.allocation;
+      this.unreachable = false;
+      this.index = message.index > this.index ? message.index : this.index;
+      const changed = before === null ? message.allocation !== null : message.allocation === null || message.allocation.ModifyIndex > before.ModifyIndex;
+      if (changed) this.emitOne({ index: this.index, allocation: message.allocation });
+    }
+  }
+
+  /** Re-reads the view after messages may have been lost, and hands subscribers the difference. */
+  private async resync(reason: string): Promise<void> {
+    if (this.stopping.signal.aborted || this.view === undefined) return;
+    this.hub.logger.info(`watch ${this.key}: resynchronising (${reason})`);
+    try {
+      const answer = await this.readNow();
+      const message = this.changeMessage(this.view, this.index, answer, answer.index < this.index);
+      if (message !== undefined) this.apply(message.kind === 'changes' ? { ...message, fromIndex: this.index } : message);
+    } catch (error) {
+      this.hub.logger.warn(`watch ${this.key}: resync failed: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+
+  private emit(event: AllocationChangesEvent): void {
+    for (const subscriber of this.subscribers) (subscriber as SubscriberQueue<AllocationChangesEvent>).push(event);
+  }
+
+  private emitOne(event: AllocationEvent): void {
+    for (const subscriber of this.subscribers) {
+      const queue = subscriber as SubscriberQueue<AllocationEvent>;
+      queue.push(event);
+      if (event.allocation === null) queue.end();
+    }
+  }
+
+  /** Stops the loop, releases the lease if held, leaves the channel. */
+  async stop(): Promise<void> {
+    if (this.stopping.signal.aborted) return;
+    this.stopping.abort();
+    clearInterval(this.leaseTimer);
+    this.stopReconnect?.();
+    const wasLeading = this.leading;
+    this.leader?.abort();
+    this.leader = undefined;
+    for (const subscriber of this.subscribers) subscriber.end();
+    await this.ready.catch(() => undefined);
+    await this.unsubscribe?.();
+    if (wasLeading) await this.hub.leases.release(this.leaseKey, this.hub.replicaId).catch(() => undefined);
+  }
+}
+
+interface HubParts {
+  nomad: NomadClient;
+  backbone: Backbone;
+  leases: LeaseStore;
+  replicaId: string;
+  keyPrefix: string;
+  logger: Logger;
+  timing: WatchTiming;
+  delay: (ms: number, signal: AbortSignal) => Promise<void>;
+}
+
+/** Creates the replica's watch hub. It owns its watches, not the backbone, lease store or Nomad client. */
+export function createWatchHub(options: WatchHubOptions): WatchHub {
+  const parts: HubParts = {
+    nomad: options.nomad,
+    backbone: options.backbone,
+    leases: options.leases,
+    replicaId: options.replicaId,
+    keyPrefix: options.keyPrefix ?? '',
+    logger: options.logger,
+    timing: { ...DEFAULT_WATCH_TIMING, ...options.timing },
+    delay: options.delay ?? abortableDelay,
+  };
+  const watches = new Map<string, KeyWatch>();
+
+  async function subscribe<E extends AllocationChangesEvent | AllocationEvent>(spec: WatchSpec, caller: Caller): Promise<AsyncIterable<E>> {
+    const key = watchKey(spec, caller.token);
+    let watch = watches.get(key);
+    if (watch === undefined) {
+      watch = new KeyWatch(key, spec, caller.token, parts);
+      watches.set(key, watch);
+    }
+    const current = watch;
+    const forget = (): void => {
+      if (current.subscribers.size === 0 && current.pending === 0 && watches.get(key) === current) {
+        watches.delete(key);
+        void current.stop();
+      }
+    };
+    // Counted while it waits for the first view, so the watch is not stopped under it, but not
+    // yet a subscriber: its first event must be the initial one.
+    current.pending += 1;
+    try {
+      await current.ready;
+    } catch (error) {
+      current.pending -= 1;
+      if (watches.get(key) === current) watches.delete(key); // a failed watch is not reused
+      void current.stop();
+      throw error;
+    }
+    current.pending -= 1;
+    const queue = createSubscriberQueue<E>({
+      maxBuffered: parts.timing.maxBufferedEvents,
+      signal: caller.signal,
+      onClose: () => {
+        current.subscribers.delete(queue as SubscriberQueue<AllocationChangesEvent>);
+        forget();
+      },
+    });
+    current.subscribers.add(queue as SubscriberQueue<AllocationChangesEvent>);
+    const first = current.initialEvent() as E;
+    queue.push(first);
+    if ('allocation' in first && first.allocation === null) queue.end();
+    return queue.events;
+  }
+
+  return {
+    allocationChanges: (spec: AllocationListSpec, caller) => subscribe<AllocationChangesEvent>({ kind: 'allocations', ...spec }, caller),
+    allocation: (id, caller) => subscribe<AllocationEvent>({ kind: 'allocation', id }, caller),
+    watches: () => [...watches.values()].map((w) => ({ key: w.key, subscribers: w.subscribers.size, leading: w.leading })),
+    stop: async () => {
+      const all = [...watches.values()];
+      watches.clear();
+      await Promise.all(all.map((w) => w.stop()));
+    },
+  };
+}
