@@ -7,7 +7,7 @@ import { AllocationRef } from './allocation.ts';
 import { fromFull, fromStub } from './allocation-source.ts';
 import { AllocationWhereInput, whereFromInput } from './allocation-where.ts';
 import { builder } from './builder.ts';
-import { upstream } from './errors.ts';
+import { toGraphQLError, upstream } from './errors.ts';
 import { encodeGlobalId } from './global-id.ts';
 
 /** Watchers list allocations with their task states (Nomad's default) and without resources. */
@@ -26,12 +26,12 @@ const AllocationChangesRef = builder.objectRef<AllocationChangesEvent>('Allocati
     added: t.field({
       type: [AllocationRef],
       description: 'Allocations that appeared or started matching since the previous event.',
-      resolve: (e) => e.added.map((stub) => fromStub(stub, WATCHED_PARTS)),
+      resolve: (e) => e.added.map((stub) => fromStub(stub, WATCHED_PARTS, e.loaders)),
     }),
     updated: t.field({
       type: [AllocationRef],
       description: 'Matching allocations that changed (their `modifyIndex` grew) since the previous event.',
-      resolve: (e) => e.updated.map((stub) => fromStub(stub, WATCHED_PARTS)),
+      resolve: (e) => e.updated.map((stub) => fromStub(stub, WATCHED_PARTS, e.loaders)),
     }),
     removed: t.idList({
       description: 'Global `id`s of allocations that no longer match or no longer exist: evict them from a client cache.',
@@ -65,7 +65,11 @@ builder.subscriptionFields((t) => ({
         ),
       );
     },
-    resolve: (event) => event,
+    // Nomad refusing the token mid-stream (revoked, policy changed) ends the stream with that error.
+    resolve: (event) => {
+      if (event.refused !== undefined) throw toGraphQLError(event.refused);
+      return event;
+    },
   }),
   allocation: t.field({
     type: AllocationRef,
@@ -80,6 +84,9 @@ builder.subscriptionFields((t) => ({
       }
       return upstream(ctx.live.allocation(uuid, { token: ctx.token, signal: ctx.signal }));
     },
-    resolve: (event) => (event.allocation === null ? null : fromFull(event.allocation)),
+    resolve: (event) => {
+      if (event.refused !== undefined) throw toGraphQLError(event.refused);
+      return event.allocation === null ? null : fromFull(event.allocation, event.loaders);
+    },
   }),
 }));

@@ -9,7 +9,7 @@ import {
   NetworkStatusRef,
   RescheduleTrackerRef,
 } from './allocation-parts.ts';
-import { common, fromFull, type AllocationSource } from './allocation-source.ts';
+import { common, fromFull, loadersOf, type AllocationSource } from './allocation-source.ts';
 import { builder } from './builder.ts';
 import { ClientStatusEnum, DesiredStatusEnum } from './enums.ts';
 import { upstream } from './errors.ts';
@@ -24,7 +24,7 @@ import { dateTimeFromNanos } from './time.ts';
 /** The full allocation behind a source: itself, or one batched read per request and id. */
 async function full(source: AllocationSource, ctx: Context): Promise<Allocation | null> {
   if (source.kind === 'full') return source.alloc;
-  return upstream(ctx.loaders.allocation.load(source.stub.ID));
+  return upstream(loadersOf(source, ctx.loaders).allocation.load(source.stub.ID));
 }
 
 type TaskStates = Record<string, TaskState> | null;
@@ -43,10 +43,12 @@ function mapMaybe<T, R>(value: T | Promise<T>, fn: (value: T) => R): R | Promise
   return value instanceof Promise ? value.then(fn) : fn(value);
 }
 
-async function linked(id: string, ctx: Context): Promise<AllocationSource | null> {
+/** Another allocation this one names, read through the same loaders as this one. */
+async function linked(from: AllocationSource, id: string, ctx: Context): Promise<AllocationSource | null> {
   if (id === '') return null;
-  const alloc = await upstream(ctx.loaders.allocation.load(id));
-  return alloc === null ? null : fromFull(alloc);
+  const loaders = loadersOf(from, ctx.loaders);
+  const alloc = await upstream(loaders.allocation.load(id));
+  return alloc === null ? null : fromFull(alloc, from.loaders);
 }
 
 function emptyToNull(value: string): string | null {
@@ -206,19 +208,19 @@ AllocationRef.implement({
       type: AllocationRef,
       nullable: true,
       description: 'The allocation this one replaced (after a failure, a migration or a job update); null when none, or when Nomad no longer has it.',
-      resolve: async (s, _args, ctx) => linked((await full(s, ctx))?.PreviousAllocation ?? '', ctx),
+      resolve: async (s, _args, ctx) => linked(s, (await full(s, ctx))?.PreviousAllocation ?? '', ctx),
     }),
     nextAllocation: t.field({
       type: AllocationRef,
       nullable: true,
       description: 'The allocation that replaced this one; null while none has, or when Nomad no longer has it.',
-      resolve: (s, _args, ctx) => linked(common(s).NextAllocation, ctx),
+      resolve: (s, _args, ctx) => linked(s, common(s).NextAllocation, ctx),
     }),
     preemptedAllocations: t.field({
       type: [AllocationRef],
       description: 'Allocations this one preempted (those still known to Nomad).',
       resolve: async (s, _args, ctx) => {
-        const found = await Promise.all((common(s).PreemptedAllocations ?? []).map((id) => linked(id, ctx)));
+        const found = await Promise.all((common(s).PreemptedAllocations ?? []).map((id) => linked(s, id, ctx)));
         return found.filter((a): a is AllocationSource => a !== null);
       },
     }),
@@ -226,31 +228,31 @@ AllocationRef.implement({
       type: AllocationRef,
       nullable: true,
       description: 'The higher-priority allocation that preempted this one (its desired status is then EVICT); null when none did, or when Nomad no longer has it.',
-      resolve: (s, _args, ctx) => linked(common(s).PreemptedByAllocation, ctx),
+      resolve: (s, _args, ctx) => linked(s, common(s).PreemptedByAllocation, ctx),
     }),
     job: t.field({
       type: JobRef,
       nullable: true,
       description: 'The job as it is now (the allocation may run an older version: see jobVersion); null when the job no longer exists, e.g. after a purge.',
-      resolve: (s, _args, ctx) => upstream(ctx.loaders.job.load({ namespace: common(s).Namespace, id: common(s).JobID })),
+      resolve: (s, _args, ctx) => upstream(loadersOf(s, ctx.loaders).job.load({ namespace: common(s).Namespace, id: common(s).JobID })),
     }),
     node: t.field({
       type: ClientNodeRef,
       nullable: true,
       description: 'The client node the allocation was placed on; null when Nomad no longer knows the node. Needs `node:read` in the caller\'s ACL policy.',
-      resolve: (s, _args, ctx) => upstream(ctx.loaders.node.load(common(s).NodeID)),
+      resolve: (s, _args, ctx) => upstream(loadersOf(s, ctx.loaders).node.load(common(s).NodeID)),
     }),
     evaluation: t.field({
       type: EvaluationRef,
       nullable: true,
       description: 'The evaluation that placed this allocation; null once Nomad has garbage-collected it.',
-      resolve: (s, _args, ctx) => upstream(ctx.loaders.evaluation.load(common(s).EvalID)),
+      resolve: (s, _args, ctx) => upstream(loadersOf(s, ctx.loaders).evaluation.load(common(s).EvalID)),
     }),
     services: t.field({
       type: [ServiceRef],
       description: 'Its Nomad-native service registrations (services with `provider = "nomad"`); empty when it has none.',
       resolve: (s, _args, ctx) =>
-        upstream(ctx.loaders.allocationServices.load({ namespace: common(s).Namespace, jobId: common(s).JobID, allocId: common(s).ID })),
+        upstream(loadersOf(s, ctx.loaders).allocationServices.load({ namespace: common(s).Namespace, jobId: common(s).JobID, allocId: common(s).ID })),
     }),
   }),
 });

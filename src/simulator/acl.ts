@@ -93,6 +93,8 @@ export interface AclStore {
   /** A management token, always present when ACLs are on. */
   readonly managementToken: AclToken;
   createToken(spec: TokenSpec): AclToken;
+  /** Deletes a token by its secret (`nomad acl token delete`): later requests with it get 403. */
+  deleteToken(secret: string): void;
   /** Sets the rules anonymous requests get (Nomad's `anonymous` policy). */
   setAnonymousPolicy(spec: TokenSpec): void;
   /** Resolves a request's secret (undefined: anonymous). */
@@ -122,6 +124,9 @@ export function createAclStore(options: {
     enabled: options.enabled,
     managementToken,
     createToken: (spec) => createToken(spec),
+    deleteToken: (secret) => {
+      tokens.delete(secret);
+    },
     setAnonymousPolicy: (spec) => {
       anonymous = authorityFor(spec);
     },

@@ -1,4 +1,6 @@
+import type { Loaders } from '../loaders.ts';
 import type { Caller } from '../nomad/caller-client.ts';
+import type { NomadHttpError } from '../nomad/errors.ts';
 import type { AllocListStub, Allocation } from '../nomad/types.ts';
 
 /** Which allocations a list watch follows: `GET /v1/allocations` parameters. */
@@ -22,12 +24,23 @@ export interface AllocationChangesEvent {
   removed: string[];
   /** False on the one event that says Nomad cannot be reached; the next event brings the view up to date. */
   nomadReachable: boolean;
+  /**
+   * Reads for what these allocations link to (jobs, nodes, services...), made with the watch
+   * key's token and shared by every subscriber that receives this event on this replica.
+   */
+  loaders: Loaders;
+  /** Set on a last event when Nomad refused the watch's token: the event is this error, and the stream ends. */
+  refused?: NomadHttpError;
 }
 
 /** One event of a single-allocation subscription: the allocation now, or null once Nomad no longer has it. */
 export interface AllocationEvent {
   index: bigint;
   allocation: Allocation | null;
+  /** As on {@link AllocationChangesEvent}. */
+  loaders: Loaders;
+  /** As on {@link AllocationChangesEvent}. */
+  refused?: NomadHttpError;
 }
 
 /**

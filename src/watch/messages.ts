@@ -5,7 +5,7 @@
  * carries a hash of the token.
  */
 import { decodeAllocation, decodeAllocListStub } from '../nomad/decode.ts';
-import { at, bool, decodeArray, enumOf, expectObject, fail, stringValue, uint64 } from '../nomad/decode-fields.ts';
+import { at, bool, decodeArray, enumOf, expectObject, fail, int, str, stringValue, uint64 } from '../nomad/decode-fields.ts';
 import { encodeNomadJson, parseNomadJson } from '../nomad/json.ts';
 import type { AllocListStub, Allocation } from '../nomad/types.ts';
 
@@ -23,9 +23,11 @@ export type WatchMessage =
   /** A single allocation as it is at `index`; null once Nomad no longer has it. */
   | { kind: 'allocation'; index: bigint; allocation: Allocation | null }
   /** The watcher cannot reach Nomad; data is as of `index`. */
-  | { kind: 'unreachable'; index: bigint };
+  | { kind: 'unreachable'; index: bigint }
+  /** Nomad refused the key's token (or the question): subscriptions of the key end with this error. */
+  | { kind: 'refused'; index: bigint; status: number; nomadMessage: string };
 
-const KINDS = ['changes', 'allocation', 'unreachable'] as const;
+const KINDS = ['changes', 'allocation', 'unreachable', 'refused'] as const;
 
 export function encodeWatchMessage(message: WatchMessage): string {
   return encodeNomadJson({ ...message, v: VERSION });
@@ -51,5 +53,7 @@ export function decodeWatchMessage(text: string): WatchMessage {
       return { kind, index, allocation: o['allocation'] === null ? null : decodeAllocation(o['allocation'], at(undefined, 'allocation')) };
     case 'unreachable':
       return { kind, index };
+    case 'refused':
+      return { kind, index, status: int(o, 'status', undefined), nomadMessage: str(o, 'nomadMessage', undefined) };
   }
 }

@@ -6,7 +6,8 @@
  * hands each local subscriber its events. See WATCHING.md for the protocol.
  */
 import type { Logger } from 'pino';
-import type { Caller } from '../nomad/caller-client.ts';
+import { createLoaders, type Loaders } from '../loaders.ts';
+import { bindToCaller, type Caller, type CallerNomadClient } from '../nomad/caller-client.ts';
 import type { NomadClient } from '../nomad/client.ts';
 import { NomadHttpError } from '../nomad/errors.ts';
 import type { AllocListStub, Allocation } from '../nomad/types.ts';
@@ -56,9 +57,13 @@ export interface WatchHub extends LiveAllocations {
   stop(): Promise<void>;
 }
 
-/** Whether an upstream failure means "Nomad refuses this token", which ends subscriptions, rather than an outage. */
-function isRefusal(error: unknown): boolean {
-  return error instanceof NomadHttpError && (error.status === 403 || error.status === 400);
+/**
+ * Whether an upstream failure means "Nomad refuses this token or question" (a revoked token, a
+ * filter Nomad rejects, an allocation the token may not read), which ends subscriptions, rather
+ * than an outage, which they wait out.
+ */
+function isRefusal(error: unknown): error is NomadHttpError {
+  return error instanceof NomadHttpError && (error.status === 403 || error.status === 400 || (error.status === 500 && /^Unknown allocation "/.test(error.nomadMessage)));
 }
 
 /** The view a list watch keeps, and a single-allocation watch's. */
@@ -109,6 +114,7 @@ class KeyWatch {
     private readonly hub: HubParts,
   ) {
     this.fetchView = viewFetch(spec, token, hub.nomad);
+    this.reads = bindToCaller(hub.nomad, { token, signal: this.stopping.signal });
     this.ready = this.start();
   }
 
@@ -136,16 +142,33 @@ class KeyWatch {
     void this.tendLease();
   }
 
-  /** The first event for a new local subscriber: everything the view holds now. */
+  /**
+   * The first event for a new local subscriber: everything the view holds now. Subscribers that
+   * join while the view stays the same get the same event, and so share its reads.
+   */
   initialEvent(): AllocationChangesEvent | AllocationEvent {
     const view = this.view;
     if (view === undefined) throw new Error('watch not ready');
-    if (view.kind === 'one') return { index: this.index, allocation: view.alloc };
-    return { initial: true, index: this.index, added: [...view.allocs.values()], updated: [], removed: [], nomadReachable: !this.unreachable };
+    if (this.initialCache !== undefined) return this.initialCache;
+    const loaders = this.eventLoaders();
+    this.initialCache =
+      view.kind === 'one'
+        ? { index: this.index, allocation: view.alloc, loaders }
+        : { initial: true, index: this.index, added: [...view.allocs.values()], updated: [], removed: [], nomadReachable: !this.unreachable, loaders };
+    return this.initialCache;
+  }
+
+  /** Fresh loaders for one event: its reads, with this key's token, shared by its subscribers here. */
+  private eventLoaders(): Loaders {
+    return createLoaders(this.reads);
   }
 
   /** The upstream read of the watched thing, with this key's token: blocking when `index` > 0. */
   private readonly fetchView: BlockingFetch<ListView | OneView>;
+  /** Nomad as this key's token, for the reads events cause; ends with the watch, not with a subscriber. */
+  private readonly reads: CallerNomadClient;
+  /** The initial event while the view has not changed since it was made. */
+  private initialCache: AllocationChangesEvent | AllocationEvent | undefined;
 
   /** A plain (non-blocking) read of the current view. */
   private async readNow(): Promise<{ index: bigint; view: ListView | OneView }> {
@@ -210,7 +233,11 @@ class KeyWatch {
       if (update.kind === 'error') {
         const { error, attempt } = update;
         logger.warn(`watch ${this.key}: upstream failed (attempt ${attempt}): ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`);
-        if (!saidUnreachable && !isRefusal(error)) {
+        if (isRefusal(error)) {
+          await this.publish({ kind: 'refused', index: publishedIndex, status: error.status, nomadMessage: error.nomadMessage });
+          return;
+        }
+        if (!saidUnreachable) {
           saidUnreachable = true;
           await this.publish({ kind: 'unreachable', index: publishedIndex });
         }
@@ -277,10 +304,34 @@ class KeyWatch {
   private apply(message: WatchMessage): void {
     const view = this.view;
     if (view === undefined) return; // not ready: the first read comes after and includes it
+    this.initialCache = undefined;
+    if (message.kind === 'refused') {
+      // Rebuilt as the error the leader got, so the GraphQL layer codes it as it codes a query's.
+      const refused = new NomadHttpError({
+        method: 'GET',
+        path: this.spec.kind === 'allocation' ? '/v1/allocation/:id' : '/v1/allocations',
+        status: message.status,
+        nomadMessage: message.nomadMessage,
+        meta: { LastIndex: message.index, KnownLeader: true, LastContact: 0, NextToken: '' },
+      });
+      const loaders = this.eventLoaders();
+      for (const subscriber of this.subscribers) {
+        if (view.kind === 'list') {
+          const last: AllocationChangesEvent = { initial: false, index: this.index, added: [], updated: [], removed: [], nomadReachable: true, loaders, refused };
+          (subscriber as SubscriberQueue<AllocationChangesEvent>).push(last);
+        } else {
+          (subscriber as SubscriberQueue<AllocationEvent>).push({ index: this.index, allocation: null, loaders, refused });
+        }
+        subscriber.end();
+      }
+      return;
+    }
     if (message.kind === 'unreachable') {
       if (this.unreachable) return;
       this.unreachable = true;
-      if (view.kind === 'list') this.emit({ initial: false, index: this.index, added: [], updated: [], removed: [], nomadReachable: false });
+      if (view.kind === 'list') {
+        this.emit({ initial: false, index: this.index, added: [], updated: [], removed: [], nomadReachable: false, loaders: this.eventLoaders() });
+      }
       return;
     }
     const wasUnreachable = this.unreachable;
@@ -297,7 +348,7 @@ class KeyWatch {
       this.unreachable = false;
       if (message.index > this.index || resync) this.index = message.index;
       if (added.length + updated.length + removed.length > 0 || wasUnreachable) {
-        this.emit({ initial: false, index: this.index, added, updated, removed, nomadReachable: true });
+        this.emit({ initial: false, index: this.index, added, updated, removed, nomadReachable: true, loaders: this.eventLoaders() });
       }
       return;
     }
@@ -307,7 +358,7 @@ class KeyWatch {
       this.unreachable = false;
       this.index = message.index > this.index ? message.index : this.index;
       const changed = before === null ? message.allocation !== null : message.allocation === null || message.allocation.ModifyIndex > before.ModifyIndex;
-      if (changed) this.emitOne({ index: this.index, allocation: message.allocation });
+      if (changed) this.emitOne({ index: this.index, allocation: message.allocation, loaders: this.eventLoaders() });
     }
   }
 

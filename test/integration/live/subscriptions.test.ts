@@ -235,4 +235,23 @@ describe('subscriptions under ACLs', () => {
     expect(asRecord(error?.['extensions'])['code']).toBe('FORBIDDEN');
     expect(result['data'] ?? null).toBeNull();
   });
+
+  it('should end a subscription with FORBIDDEN when Nomad stops accepting its token', async () => {
+    const secret = stack.sim.acl.createToken({ namespaces: { default: { policy: 'read' } } }).SecretID;
+    const { results, ended } = subscribeWs(wsClient(secret), CHANGES, { namespace: 'default' });
+    expect(changesOf(await results.next(5_000)).initial).toBe(true);
+    stack.sim.acl.deleteToken(secret);
+    // The parked blocking query answers on the next change; the request after it is refused.
+    const [target] = [...stack.sim.store.allocs.values()].filter((a) => a.Namespace === 'default');
+    if (target === undefined) throw new Error('no allocation');
+    stack.sim.cluster.failTask(target.ID, 'server');
+    let refused: Record<string, unknown> | undefined;
+    while (refused === undefined) {
+      const result = asRecord(await results.next(10_000));
+      if (result['errors'] !== undefined) refused = result;
+    }
+    const [error] = asArray(refused['errors']).map(asRecord);
+    expect(asRecord(error?.['extensions'])['code']).toBe('FORBIDDEN');
+    expect(await ended.next(5_000)).toEqual({});
+  });
 });
