@@ -26,6 +26,8 @@ export interface WatchConfig {
   leaseTtlMs: number;
   /** `WATCH_WAIT_MS`: Nomad `wait` of each blocking query; keep it below proxy idle timeouts. @default 55000 */
   waitMs: number;
+  /** `WATCH_MAX_SUBSCRIPTIONS`: subscriptions one replica serves at once. @default 10000 */
+  maxSubscriptions: number;
 }
 
 export interface RedisConfig {
@@ -140,6 +142,7 @@ export function parseConfig(env: Readonly<Record<string, string | undefined>>): 
     watch: {
       leaseTtlMs: parseInteger('WATCH_LEASE_TTL_MS', env['WATCH_LEASE_TTL_MS'], 300, 600_000) ?? 15_000,
       waitMs: parseInteger('WATCH_WAIT_MS', env['WATCH_WAIT_MS'], 1_000, 300_000) ?? 55_000,
+      maxSubscriptions: parseInteger('WATCH_MAX_SUBSCRIPTIONS', env['WATCH_MAX_SUBSCRIPTIONS'], 1, 10_000_000) ?? 10_000,
     },
   };
 }

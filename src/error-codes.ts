@@ -21,6 +21,8 @@ export const ErrorCode = {
   PERSISTED_QUERY_MISMATCH: 'PERSISTED_QUERY_MISMATCH',
   /** A subscriber fell too far behind its events and its subscription was ended. */
   SUBSCRIBER_TOO_SLOW: 'SUBSCRIBER_TOO_SLOW',
+  /** The replica serves as many subscriptions as it may; another replica may take this one. */
+  TOO_MANY_SUBSCRIPTIONS: 'TOO_MANY_SUBSCRIPTIONS',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

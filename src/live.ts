@@ -49,6 +49,8 @@ export async function createLiveParts(options: {
   redis: RedisConfig | undefined;
   logger: Logger;
   timing?: Partial<WatchTiming>;
+  /** Subscriptions this replica serves at once. */
+  maxSubscriptions?: number;
   connectTimeoutMs?: number;
 }): Promise<LiveParts> {
   const { nomad, redis, logger } = options;
@@ -74,7 +76,7 @@ export async function createLiveParts(options: {
     leases = createRedisLeaseStore({ redis: publisher, prefix: redis.prefix });
     readiness.push({ name: 'redis', check: async () => backbone.connected });
   }
-  const hub = createWatchHub({ nomad, backbone, leases, replicaId, logger, timing: options.timing });
+  const hub = createWatchHub({ nomad, backbone, leases, replicaId, logger, timing: options.timing, maxSubscriptions: options.maxSubscriptions });
   return {
     hub,
     replicaId,

@@ -71,7 +71,7 @@ if (config.nomad === undefined) {
 
 let live: LiveParts;
 try {
-  live = await createLiveParts({ nomad, redis: config.redis, logger, timing: config.watch });
+  live = await createLiveParts({ nomad, redis: config.redis, logger, timing: config.watch, maxSubscriptions: config.watch.maxSubscriptions });
 } catch (error) {
   console.error(`nomad-graphql-gateway: ${error instanceof Error ? error.message : String(error)}`);
   process.exit(2);

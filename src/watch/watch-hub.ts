@@ -6,6 +6,7 @@
  * hands each local subscriber its events. See WATCHING.md for the protocol.
  */
 import type { Logger } from 'pino';
+import { ErrorCode, gatewayError } from '../error-codes.ts';
 import { createLoaders, type Loaders } from '../loaders.ts';
 import { bindToCaller, type Caller, type CallerNomadClient } from '../nomad/caller-client.ts';
 import type { NomadClient } from '../nomad/client.ts';
@@ -33,6 +34,9 @@ export interface WatchTiming {
   maxBufferedEvents: number;
 }
 
+/** Default of {@link WatchHubOptions.maxSubscriptions}. */
+export const DEFAULT_MAX_SUBSCRIPTIONS = 10_000;
+
 export const DEFAULT_WATCH_TIMING: WatchTiming = { leaseTtlMs: 15_000, waitMs: 55_000, minIntervalMs: 250, maxBufferedEvents: 256 };
 
 export interface WatchHubOptions {
@@ -46,6 +50,12 @@ export interface WatchHubOptions {
   keyPrefix?: string;
   logger: Logger;
   timing?: Partial<WatchTiming>;
+  /**
+   * Subscriptions this replica serves at once, over every transport; one more is refused with
+   * TOO_MANY_SUBSCRIPTIONS (another replica behind the load balancer may take it).
+   * @default 10000
+   */
+  maxSubscriptions?: number;
   /** Waits `ms` unless `signal` aborts first (time is a parameter, for tests). */
   delay?: (ms: number, signal: AbortSignal) => Promise<void>;
 }
@@ -53,6 +63,8 @@ export interface WatchHubOptions {
 export interface WatchHub extends LiveAllocations {
   /** Watch keys with local subscribers, and whether this replica leads each. */
   watches(): { key: string; subscribers: number; leading: boolean }[];
+  /** Subscriptions admitted and not ended, over every key. */
+  activeSubscriptions(): number;
   /** Ends every subscription, stops every loop and releases every lease. */
   stop(): Promise<void>;
 }
@@ -427,8 +439,31 @@ export function createWatchHub(options: WatchHubOptions): WatchHub {
     delay: options.delay ?? abortableDelay,
   };
   const watches = new Map<string, KeyWatch>();
+  const maxSubscriptions = options.maxSubscriptions ?? DEFAULT_MAX_SUBSCRIPTIONS;
+  /** Subscriptions admitted and not yet ended (waiting for a first view included). */
+  let active = 0;
 
   async function subscribe<E extends AllocationChangesEvent | AllocationEvent>(spec: WatchSpec, caller: Caller): Promise<AsyncIterable<E>> {
+    if (active >= maxSubscriptions) {
+      throw gatewayError(ErrorCode.TOO_MANY_SUBSCRIPTIONS, `This gateway replica serves at most ${maxSubscriptions} subscriptions at once; try again later`, {
+        maximum: maxSubscriptions,
+      });
+    }
+    active += 1;
+    let counted = true;
+    const uncount = (): void => {
+      if (counted) active -= 1;
+      counted = false;
+    };
+    try {
+      return await admitted<E>(spec, caller, uncount);
+    } catch (error) {
+      uncount();
+      throw error;
+    }
+  }
+
+  async function admitted<E extends AllocationChangesEvent | AllocationEvent>(spec: WatchSpec, caller: Caller, uncount: () => void): Promise<AsyncIterable<E>> {
     const key = watchKey(spec, caller.token);
     let watch = watches.get(key);
     if (watch === undefined) {
@@ -454,10 +489,17 @@ export function createWatchHub(options: WatchHubOptions): WatchHub {
       throw error;
     }
     current.pending -= 1;
+    if (caller.signal?.aborted === true) {
+      // The caller left while the first view was read.
+      uncount();
+      forget();
+      return { [Symbol.asyncIterator]: () => ({ next: async () => ({ value: undefined, done: true }) }) };
+    }
     const queue = createSubscriberQueue<E>({
       maxBuffered: parts.timing.maxBufferedEvents,
       signal: caller.signal,
       onClose: () => {
+        uncount();
         current.subscribers.delete(queue as SubscriberQueue<AllocationChangesEvent>);
         forget();
       },
@@ -473,6 +515,7 @@ export function createWatchHub(options: WatchHubOptions): WatchHub {
     allocationChanges: (spec: AllocationListSpec, caller) => subscribe<AllocationChangesEvent>({ kind: 'allocations', ...spec }, caller),
     allocation: (id, caller) => subscribe<AllocationEvent>({ kind: 'allocation', id }, caller),
     watches: () => [...watches.values()].map((w) => ({ key: w.key, subscribers: w.subscribers.size, leading: w.leading })),
+    activeSubscriptions: () => active,
     stop: async () => {
       const all = [...watches.values()];
       watches.clear();

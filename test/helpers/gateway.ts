@@ -30,17 +30,30 @@ export interface GatewayStackOptions {
   defaultToken?: string;
   /** Wraps the real Nomad client the gateway gets, e.g. to record its reads (see recording-nomad.ts). */
   wrapNomad?: (nomad: NomadClient) => NomadClient;
+  /** Subscriptions the gateway serves at once (its in-process hub's limit). */
+  maxSubscriptions?: number;
 }
 
 /**
  * The gateway wired as `main.ts` wires it, over the given Nomad client, logging nothing; live views
  * run in-process (as without REDIS_URL) unless a hub is given. `stop()` stops the hub it made.
  */
-export function createGatewayApp(nomad: NomadClient, options: { defaultToken?: string; hub?: WatchHub; timing?: Partial<WatchTiming> } = {}): App {
+export function createGatewayApp(
+  nomad: NomadClient,
+  options: { defaultToken?: string; hub?: WatchHub; timing?: Partial<WatchTiming>; maxSubscriptions?: number } = {},
+): App {
   const logger = pino({ level: 'silent' });
   const ownHub =
     options.hub === undefined
-      ? createWatchHub({ nomad, backbone: createInProcessBackbone(), leases: createInProcessLeaseStore(), replicaId: 'test', logger, timing: options.timing })
+      ? createWatchHub({
+          nomad,
+          backbone: createInProcessBackbone(),
+          leases: createInProcessLeaseStore(),
+          replicaId: 'test',
+          logger,
+          timing: options.timing,
+          maxSubscriptions: options.maxSubscriptions,
+        })
       : undefined;
   const hub = options.hub ?? ownHub;
   if (hub === undefined) throw new Error('unreachable');
@@ -64,7 +77,7 @@ export function createGatewayApp(nomad: NomadClient, options: { defaultToken?: s
 export async function startGatewayStack(options: GatewayStackOptions = {}): Promise<GatewayStack & { stop(): Promise<void> }> {
   const sim = await startSimulator({ timing: { schedulerMs: 5, clientMs: 5 }, ...options.simulator });
   const nomad: NomadClient = createNomadClient({ address: sim.url });
-  const app = createGatewayApp(options.wrapNomad?.(nomad) ?? nomad, { defaultToken: options.defaultToken });
+  const app = createGatewayApp(options.wrapNomad?.(nomad) ?? nomad, { defaultToken: options.defaultToken, maxSubscriptions: options.maxSubscriptions });
   const { url } = await app.start(0);
   return {
     sim,

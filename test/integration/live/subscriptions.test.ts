@@ -255,3 +255,33 @@ describe('subscriptions under ACLs', () => {
     expect(await ended.next(5_000)).toEqual({});
   });
 });
+
+describe('the per-replica subscription limit', () => {
+  it('should refuse one subscription more than the replica serves with TOO_MANY_SUBSCRIPTIONS, and admit again once one ends', async () => {
+    const stack = await startGatewayStack({ simulator: { scenario: 'empty' }, maxSubscriptions: 3 });
+    const client = createWsClient({ url: `${stack.url.replace('http', 'ws')}/graphql`, webSocketImpl: WebSocket, retryAttempts: 0 });
+    try {
+      stack.sim.cluster.createJob({ id: 'web', count: 1 });
+      await stack.sim.cluster.idle();
+      const admitted = [0, 1, 2].map(() => subscribeWs(client, CHANGES, { namespace: 'default' }));
+      for (const s of admitted) expect(changesOf(await s.results.next(5_000)).initial).toBe(true);
+      const refused = subscribeWs(client, CHANGES, { namespace: 'default' });
+      const result = asRecord(await refused.results.next(5_000));
+      const [error] = asArray(result['errors']).map(asRecord);
+      expect(asRecord(error?.['extensions'])).toMatchObject({ code: 'TOO_MANY_SUBSCRIPTIONS', maximum: 3 });
+      admitted[0]?.dispose();
+      // Once the first one has ended, there is room again (the end reaches the hub asynchronously).
+      let again: Record<string, unknown> | undefined;
+      for (let attempt = 0; attempt < 50 && again === undefined; attempt++) {
+        const next = subscribeWs(client, CHANGES, { namespace: 'default' });
+        const first = asRecord(await next.results.next(5_000));
+        if (first['errors'] === undefined) again = first;
+        else await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      expect(again === undefined ? undefined : changesOf(again).initial).toBe(true);
+    } finally {
+      await client.dispose();
+      await stack.stop();
+    }
+  });
+});

@@ -3,7 +3,7 @@ import { ConfigError, parseConfig } from '../../../src/config.ts';
 
 describe('parseConfig', () => {
   it('should run over the embedded simulator on loopback port 4000 with no settings', () => {
-    expect(parseConfig({})).toEqual({ port: 4000, host: '127.0.0.1', nomad: undefined, defaultToken: undefined, logLevel: 'info', redis: undefined, watch: { leaseTtlMs: 15_000, waitMs: 55_000 } });
+    expect(parseConfig({})).toEqual({ port: 4000, host: '127.0.0.1', nomad: undefined, defaultToken: undefined, logLevel: 'info', redis: undefined, watch: { leaseTtlMs: 15_000, waitMs: 55_000, maxSubscriptions: 10_000 } });
   });
 
   it('should read Nomad\'s own variable names', () => {
@@ -54,7 +54,11 @@ describe('parseConfig', () => {
   it('should share live views through Redis when REDIS_URL is set, under a prefix', () => {
     expect(parseConfig({ REDIS_URL: 'redis://127.0.0.1:6379/0' }).redis).toEqual({ url: 'redis://127.0.0.1:6379/0', prefix: 'nomadgw:' });
     expect(parseConfig({ REDIS_URL: 'rediss://r:6380', REDIS_PREFIX: 'team-a:' }).redis).toEqual({ url: 'rediss://r:6380', prefix: 'team-a:' });
-    expect(parseConfig({ WATCH_LEASE_TTL_MS: '2000', WATCH_WAIT_MS: '5000' }).watch).toEqual({ leaseTtlMs: 2_000, waitMs: 5_000 });
+    expect(parseConfig({ WATCH_LEASE_TTL_MS: '2000', WATCH_WAIT_MS: '5000', WATCH_MAX_SUBSCRIPTIONS: '50' }).watch).toEqual({
+      leaseTtlMs: 2_000,
+      waitMs: 5_000,
+      maxSubscriptions: 50,
+    });
     expect(() => parseConfig({ WATCH_WAIT_MS: '400000' })).toThrow(/WATCH_WAIT_MS must be an integer from 1000 to 300000/);
   });
 });
