@@ -4,7 +4,7 @@ import type { GraphQLSchema } from 'graphql';
 import type { Logger } from 'pino';
 import type { ContextFactory } from './context.ts';
 import type { ReadinessCheck } from './server/readiness.ts';
-import { attachGraphqlWs } from './server/graphql-ws.ts';
+import { attachGraphqlWs, type WsLimits } from './server/graphql-ws.ts';
 import { createSubgraphYoga, SUBGRAPH_ENDPOINT } from './server/subgraph.ts';
 import { createGatewayYoga } from './server/yoga.ts';
 
@@ -19,6 +19,8 @@ export interface AppDeps {
   /** What `/readyz` waits for. */
   readinessChecks: readonly ReadinessCheck[];
   logger: Logger;
+  /** Overrides of the WebSocket transport's bounds (`WS_LIMITS`); left out, the defaults. */
+  wsLimits?: Partial<WsLimits>;
 }
 
 export interface App {
@@ -43,7 +45,11 @@ function isSubgraphRequest(url: string | undefined): boolean {
 export function createApp(deps: AppDeps): App {
   const yoga = createGatewayYoga(deps);
   const subgraph = createSubgraphYoga({ schema: deps.subgraphSchema, createContext: deps.createContext, logger: deps.logger });
-  const ws = attachGraphqlWs({ yogaByPath: new Map([[yoga.graphqlEndpoint, yoga], [SUBGRAPH_ENDPOINT, subgraph]]), logger: deps.logger });
+  const ws = attachGraphqlWs({
+    yogaByPath: new Map([[yoga.graphqlEndpoint, yoga], [SUBGRAPH_ENDPOINT, subgraph]]),
+    logger: deps.logger,
+    limits: deps.wsLimits,
+  });
   let server: Server | undefined;
   return {
     start: async (port, host = '127.0.0.1') => {

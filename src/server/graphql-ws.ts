@@ -13,7 +13,7 @@ import { isSendableToken, tokenFromHeaders, type HeaderSource } from '../nomad/t
 /** The only WebSocket subprotocol served: graphql-ws's. The legacy `graphql-ws` one is refused. */
 export const GRAPHQL_TRANSPORT_WS = 'graphql-transport-ws';
 
-/** Bounds of the WebSocket transport. */
+/** Bounds of the WebSocket transport (the defaults of {@link attachGraphqlWs}'s `limits`). */
 export const WS_LIMITS = {
   /** A connection must send `connection_init` within this, or it is closed (4408). */
   connectionInitWaitMs: 5_000,
@@ -29,6 +29,9 @@ export const WS_LIMITS = {
    */
   maxUnsentBytes: 4 * 1024 * 1024,
 } as const;
+
+/** The bounds of the WebSocket transport, as numbers; see {@link WS_LIMITS} for each one's meaning and default. */
+export type WsLimits = { readonly [K in keyof typeof WS_LIMITS]: number };
 
 /** The close code for a client that cannot keep up: 1013 (try again later), which graphql-ws clients retry. */
 export const CLOSE_TOO_SLOW = 1013;
@@ -79,21 +82,27 @@ interface ConnectionState {
  * validation limits, masking and context), with an AbortSignal that ends when the operation
  * completes or the socket closes. Returns the upgrade handler for the HTTP server and a `stop()`.
  */
-export function attachGraphqlWs(options: { yogaByPath: YogaByPath; logger: Logger }): {
+export function attachGraphqlWs(options: {
+  yogaByPath: YogaByPath;
+  logger: Logger;
+  /** Overrides of {@link WS_LIMITS} (tests use small ones); each one left out keeps its default. */
+  limits?: Partial<WsLimits>;
+}): {
   handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void;
   stop(): Promise<void>;
 } {
   const { yogaByPath, logger } = options;
+  const limits: WsLimits = { ...WS_LIMITS, ...options.limits };
   const servers = new Map<string, WebSocketServer>();
   const disposers: (() => Promise<void> | void)[] = [];
   const states = new WeakMap<WebSocket, ConnectionState>();
 
   for (const [path, yoga] of yogaByPath) {
-    const wss = new WebSocketServer({ noServer: true, maxPayload: WS_LIMITS.maxMessageBytes });
+    const wss = new WebSocketServer({ noServer: true, maxPayload: limits.maxMessageBytes });
     servers.set(path, wss);
     const server = useServer<Record<string, unknown> | undefined, { state: ConnectionState }>(
       {
-        connectionInitWaitTimeout: WS_LIMITS.connectionInitWaitMs,
+        connectionInitWaitTimeout: limits.connectionInitWaitMs,
         onConnect: (ctx) => {
           const token = tokenFromHeaders(payloadHeaders(ctx.connectionParams));
           if (token !== undefined && !isSendableToken(token)) return false; // 4403 Forbidden
@@ -103,10 +112,10 @@ export function attachGraphqlWs(options: { yogaByPath: YogaByPath; logger: Logge
         onSubscribe: async (ctx, id, payload: SubscribePayload): Promise<ExecutionArgs | readonly GraphQLError[]> => {
           const state = states.get(ctx.extra.socket);
           if (state === undefined) return [new GraphQLError('Not connected', { extensions: { code: ErrorCode.FORBIDDEN } })];
-          if (state.operations.size >= WS_LIMITS.maxOperationsPerConnection) {
+          if (state.operations.size >= limits.maxOperationsPerConnection) {
             return [
-              new GraphQLError(`At most ${WS_LIMITS.maxOperationsPerConnection} operations may run at once on one connection`, {
-                extensions: { code: ErrorCode.QUERY_LIMIT_EXCEEDED, maximum: WS_LIMITS.maxOperationsPerConnection },
+              new GraphQLError(`At most ${limits.maxOperationsPerConnection} operations may run at once on one connection`, {
+                extensions: { code: ErrorCode.QUERY_LIMIT_EXCEEDED, maximum: limits.maxOperationsPerConnection },
               }),
             ];
           }
@@ -138,8 +147,8 @@ export function attachGraphqlWs(options: { yogaByPath: YogaByPath; logger: Logge
         },
         onNext: (ctx) => {
           const { socket } = ctx.extra;
-          if (socket.bufferedAmount > WS_LIMITS.maxUnsentBytes) {
-            socket.close(CLOSE_TOO_SLOW, `Client too slow: more than ${WS_LIMITS.maxUnsentBytes} bytes of events unsent`);
+          if (socket.bufferedAmount > limits.maxUnsentBytes) {
+            socket.close(CLOSE_TOO_SLOW, `Client too slow: more than ${limits.maxUnsentBytes} bytes of events unsent`);
           }
         },
         execute: (args) => (args.rootValue as EnvelopedRoot).execute(args),
@@ -156,7 +165,7 @@ export function attachGraphqlWs(options: { yogaByPath: YogaByPath; logger: Logge
         },
       },
       wss,
-      WS_LIMITS.keepAliveMs,
+      limits.keepAliveMs,
     );
     disposers.push(() => server.dispose());
   }

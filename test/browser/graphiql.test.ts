@@ -5,68 +5,25 @@ import { chromium, type Browser, type BrowserContext, type Page } from 'playwrig
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { encodeGlobalId } from '../../src/schema/global-id.ts';
 import { useGatewayStack } from '../helpers/gateway.ts';
+import {
+  CHROMIUM,
+  CHROMIUM_ARGS,
+  MISSING_CHROMIUM,
+  QUERY_EDITOR,
+  RESPONSE_PANE,
+  TEST_MS,
+  WAIT_MS,
+  editorText,
+  isLocal,
+  typeQuery,
+  waitForText,
+} from './graphiql-page.ts';
 
 /**
  * GraphiQL as a person gets it: a real Chromium opens /graphql, the editor comes up with our
  * default query, the run button runs it against the simulator, and a typed query runs too.
  * The page is served from node_modules (stack.md gotcha 14), so it must never leave 127.0.0.1.
  */
-
-const CHROMIUM = '/usr/bin/chromium';
-const MISSING_CHROMIUM = `${CHROMIUM} is missing: these browser tests need Debian's Chromium, so run \`apt-get install -y chromium\` (.ci/run does)`;
-/** node-svc.md, "Known to work": without the background-networking flags this closed network refuses Chromium. */
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
-/** Every single wait (navigation, an element, a result). The page is a 9 MB inline bundle. */
-const WAIT_MS = 20_000;
-/** A test holds at most a few waits. */
-const TEST_MS = 3 * WAIT_MS;
-
-const QUERY_EDITOR = '.graphiql-query-editor .view-lines';
-const RESPONSE_PANE = '.graphiql-response .view-lines';
-
-/**
- * The text a person sees in one of GraphiQL's Monaco editors. Monaco renders the visible lines as
- * absolutely placed `.view-line`s (not always in DOM order) and spaces as U+00A0.
- */
-function editorText(page: Page, selector: string): Promise<string> {
-  return page.locator(selector).evaluate((root) =>
-    [...root.querySelectorAll<HTMLElement>('.view-line')]
-      .map((line) => ({ top: Number.parseFloat(line.style.top) || 0, text: (line.textContent ?? '').replaceAll('\u00a0', ' ') }))
-      .sort((a, b) => a.top - b.top)
-      .map((line) => line.text)
-      .join('\n'),
-  );
-}
-
-/** Waits until the pane shows every one of `needles`, then returns its text. */
-async function waitForText(page: Page, selector: string, needles: string[]): Promise<string> {
-  await page.waitForFunction(
-    ({ selector, needles }) => {
-      const text = (document.querySelector(selector)?.textContent ?? '').replaceAll('\u00a0', ' ');
-      return needles.every((needle) => text.includes(needle));
-    },
-    { selector, needles },
-    { timeout: WAIT_MS },
-  );
-  return editorText(page, selector);
-}
-
-/** http(s)/ws(s) to 127.0.0.1, blob: made by a 127.0.0.1 page, or inline data:. Anything else left the machine. */
-function isLocal(url: string): boolean {
-  const parsed = new URL(url);
-  if (parsed.protocol === 'data:') return true;
-  const target = parsed.protocol === 'blob:' ? new URL(parsed.pathname) : parsed;
-  return ['http:', 'https:', 'ws:', 'wss:'].includes(target.protocol) && target.hostname === '127.0.0.1';
-}
 
 describe('GraphiQL in headless Chromium', () => {
   const stack = useGatewayStack();
@@ -180,23 +137,8 @@ describe('GraphiQL in headless Chromium', () => {
     const id = allocationIds[1] ?? '';
     const query = `{ allocation(id: "${id}") { id allocId name taskStates { name state } } }`;
 
-    await page.locator(QUERY_EDITOR).click();
-    await page.keyboard.press('ControlOrMeta+A');
-    await page.keyboard.insertText(query);
-    // Monaco may auto-close a bracket or quote after the cursor: drop whatever is left behind it.
-    await page.keyboard.press('Shift+ControlOrMeta+End');
-    await page.keyboard.press('Delete');
+    await typeQuery(page, query, `allocation(id: \\"${id}\\")`);
     expect(await editorText(page, QUERY_EDITOR)).toBe(query);
-    // GraphiQL commits an edit to its tab state a moment later (debounced); run before that and
-    // it sends the previous query or its operation name ("Cannot infer operation Allocations").
-    // A person is never that fast: wait until the tab's title and the saved tab state (which
-    // GraphiQL keeps in localStorage) both hold the new query.
-    await page.getByText('<untitled>', { exact: true }).first().waitFor({ timeout: WAIT_MS });
-    await page.waitForFunction(
-      (text) => Object.keys(localStorage).some((key) => (localStorage.getItem(key) ?? '').includes(text)),
-      `allocation(id: \\"${id}\\")`,
-      { timeout: WAIT_MS },
-    );
 
     await page.getByRole('button', { name: /^Execute query/ }).click();
     const result = await waitForText(page, RESPONSE_PANE, ['"allocation"', id]);

@@ -6,6 +6,7 @@ import { createNomadClient, type NomadClient } from '../../src/nomad/client.ts';
 import { schema, subgraphSchema } from '../../src/schema/index.ts';
 import { createInProcessBackbone } from '../../src/pubsub/in-process-backbone.ts';
 import { createInProcessLeaseStore } from '../../src/pubsub/lease.ts';
+import type { WsLimits } from '../../src/server/graphql-ws.ts';
 import { nomadReadiness } from '../../src/server/readiness.ts';
 import { startSimulator, type Simulator, type SimulatorOptions } from '../../src/simulator/server.ts';
 import { createWatchHub, type WatchHub, type WatchTiming } from '../../src/watch/watch-hub.ts';
@@ -40,7 +41,14 @@ export interface GatewayStackOptions {
  */
 export function createGatewayApp(
   nomad: NomadClient,
-  options: { defaultToken?: string; hub?: WatchHub; timing?: Partial<WatchTiming>; maxSubscriptions?: number } = {},
+  options: {
+    defaultToken?: string;
+    hub?: WatchHub;
+    timing?: Partial<WatchTiming>;
+    maxSubscriptions?: number;
+    /** Overrides of the WebSocket transport's bounds (WS_LIMITS), e.g. a short keep-alive. */
+    wsLimits?: Partial<WsLimits>;
+  } = {},
 ): App {
   const logger = pino({ level: 'silent' });
   const ownHub =
@@ -63,6 +71,7 @@ export function createGatewayApp(
     createContext: createContextFactory({ nomad, defaultToken: options.defaultToken, live: hub }),
     readinessChecks: [nomadReadiness(nomad, logger)],
     logger,
+    wsLimits: options.wsLimits,
   });
   return {
     start: (port, host) => app.start(port, host),
