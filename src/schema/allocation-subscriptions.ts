@@ -65,9 +65,10 @@ builder.subscriptionFields((t) => ({
         ),
       );
     },
-    // Nomad refusing the token mid-stream (revoked, policy changed) ends the stream with that error.
+    // A last event that is an error (Nomad refused the token mid-stream, or the subscriber fell
+    // too far behind) ends the stream with that error, as a coded field error.
     resolve: (event) => {
-      if (event.refused !== undefined) throw toGraphQLError(event.refused);
+      if (event.error !== undefined) throw toGraphQLError(event.error);
       return event;
     },
   }),
@@ -85,7 +86,7 @@ builder.subscriptionFields((t) => ({
       return upstream(ctx.live.allocation(uuid, { token: ctx.token, signal: ctx.signal }));
     },
     resolve: (event) => {
-      if (event.refused !== undefined) throw toGraphQLError(event.refused);
+      if (event.error !== undefined) throw toGraphQLError(event.error);
       return event.allocation === null ? null : fromFull(event.allocation, event.loaders);
     },
   }),

@@ -73,6 +73,32 @@ interface ConnectionState {
   caller: CallerInput;
   /** One controller per running operation: completing or closing aborts its upstream calls. */
   operations: Map<string, AbortController>;
+  /** Watches the bytes the client has not taken yet (see {@link watchUnsent}). */
+  unsentWatch: NodeJS.Timeout;
+}
+
+/** How often a connection's unsent bytes are looked at. */
+const UNSENT_CHECK_MS = 500;
+/** How long a client closed for being too slow has to take the close frame before it is cut off. */
+const TOO_SLOW_GRACE_MS = 5_000;
+
+/**
+ * Closes a client that does not take what it is sent. graphql-ws awaits each send before it takes
+ * an operation's next event, so what piles up is one message per operation in the socket's
+ * buffer, plus the events waiting in the subscriber queues (bounded on their own): looking at
+ * `bufferedAmount` on a timer catches it whatever the number of operations. The close frame queues
+ * behind the unsent data, so a client that reads nothing at all is cut off after a grace period.
+ */
+function watchUnsent(socket: WebSocket, maxUnsentBytes: number, logger: Logger): NodeJS.Timeout {
+  const timer = setInterval(() => {
+    if (socket.bufferedAmount <= maxUnsentBytes) return;
+    clearInterval(timer);
+    logger.info(`graphql-ws: closing a client that does not keep up (${socket.bufferedAmount} bytes unsent)`);
+    socket.close(CLOSE_TOO_SLOW, `Client too slow: more than ${maxUnsentBytes} bytes of events unsent`);
+    setTimeout(() => socket.terminate(), TOO_SLOW_GRACE_MS).unref();
+  }, UNSENT_CHECK_MS);
+  timer.unref();
+  return timer;
 }
 
 /**
@@ -106,7 +132,7 @@ export function attachGraphqlWs(options: {
         onConnect: (ctx) => {
           const token = tokenFromHeaders(payloadHeaders(ctx.connectionParams));
           if (token !== undefined && !isSendableToken(token)) return false; // 4403 Forbidden
-          states.set(ctx.extra.socket, { caller: { token }, operations: new Map() });
+          states.set(ctx.extra.socket, { caller: { token }, operations: new Map(), unsentWatch: watchUnsent(ctx.extra.socket, limits.maxUnsentBytes, logger) });
           return true;
         },
         onSubscribe: async (ctx, id, payload: SubscribePayload): Promise<ExecutionArgs | readonly GraphQLError[]> => {
@@ -160,6 +186,7 @@ export function attachGraphqlWs(options: {
         },
         onClose: (ctx) => {
           const state = states.get(ctx.extra.socket);
+          clearInterval(state?.unsentWatch);
           for (const controller of state?.operations.values() ?? []) controller.abort();
           states.delete(ctx.extra.socket);
         },

@@ -1,3 +1,4 @@
+import type { GraphQLError } from 'graphql';
 import type { Loaders } from '../loaders.ts';
 import type { Caller } from '../nomad/caller-client.ts';
 import type { NomadHttpError } from '../nomad/errors.ts';
@@ -29,8 +30,11 @@ export interface AllocationChangesEvent {
    * key's token and shared by every subscriber that receives this event on this replica.
    */
   loaders: Loaders;
-  /** Set on a last event when Nomad refused the watch's token: the event is this error, and the stream ends. */
-  refused?: NomadHttpError;
+  /**
+   * Set on a last event that is an error, after which the stream ends: Nomad refused the watch's
+   * token (a NomadHttpError), or the subscriber fell too far behind (SUBSCRIBER_TOO_SLOW).
+   */
+  error?: NomadHttpError | GraphQLError;
 }
 
 /** One event of a single-allocation subscription: the allocation now, or null once Nomad no longer has it. */
@@ -40,7 +44,7 @@ export interface AllocationEvent {
   /** As on {@link AllocationChangesEvent}. */
   loaders: Loaders;
   /** As on {@link AllocationChangesEvent}. */
-  refused?: NomadHttpError;
+  error?: NomadHttpError | GraphQLError;
 }
 
 /**

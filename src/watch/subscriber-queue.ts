@@ -1,3 +1,4 @@
+import type { GraphQLError } from 'graphql';
 import { ErrorCode, gatewayError } from '../error-codes.ts';
 
 /** One subscriber's pending events: a bounded queue read as an async iterable. */
@@ -16,7 +17,17 @@ export interface SubscriberQueue<T> {
  * memory: past `maxBuffered` unread events its stream fails with SUBSCRIBER_TOO_SLOW. `onClose`
  * runs once, however the stream ends (read to the end, failed, returned early, or `signal`).
  */
-export function createSubscriberQueue<T>(options: { maxBuffered: number; signal?: AbortSignal; onClose: () => void }): SubscriberQueue<T> {
+export function createSubscriberQueue<T>(options: {
+  maxBuffered: number;
+  signal?: AbortSignal;
+  onClose: () => void;
+  /**
+   * The last event to hand a subscriber that fell behind, carrying the error, instead of failing
+   * the iterator: a transport ends a subscription cleanly after an error event, while a failing
+   * source iterator is an internal error to it (graphql-ws closes the whole socket with 4500).
+   */
+  overflowEvent?: (error: GraphQLError) => T;
+}): SubscriberQueue<T> {
   const buffered: T[] = [];
   let waiting: ((result: IteratorResult<T>) => void) | undefined;
   let waitingReject: ((error: unknown) => void) | undefined;
@@ -86,12 +97,18 @@ export function createSubscriberQueue<T>(options: { maxBuffered: number; signal?
     push: (event) => {
       if (ending !== undefined) return;
       if (buffered.length >= options.maxBuffered) {
+        // The backlog is dropped, not delivered: its memory is freed at once, and the subscriber
+        // learns at its next read that it must subscribe again (and start over from `initial`).
         buffered.length = 0;
-        finish(
-          gatewayError(ErrorCode.SUBSCRIBER_TOO_SLOW, `This subscription fell ${options.maxBuffered} events behind and was ended; subscribe again`, {
-            maximum: options.maxBuffered,
-          }),
-        );
+        const error = gatewayError(ErrorCode.SUBSCRIBER_TOO_SLOW, `This subscription fell ${options.maxBuffered} events behind and was ended; subscribe again`, {
+          maximum: options.maxBuffered,
+        });
+        if (options.overflowEvent === undefined) {
+          finish(error);
+        } else {
+          buffered.push(options.overflowEvent(error));
+          finish();
+        }
         return;
       }
       buffered.push(event);

@@ -6,6 +6,7 @@
  * hands each local subscriber its events. See WATCHING.md for the protocol.
  */
 import type { Logger } from 'pino';
+import type { GraphQLError } from 'graphql';
 import { ErrorCode, gatewayError } from '../error-codes.ts';
 import { createLoaders, type Loaders } from '../loaders.ts';
 import { bindToCaller, type Caller, type CallerNomadClient } from '../nomad/caller-client.ts';
@@ -116,6 +117,8 @@ class KeyWatch {
   private leader: AbortController | undefined;
   private leaseTimer: NodeJS.Timeout | undefined;
   private stopReconnect: (() => void) | undefined;
+  /** Messages that arrived before the first view, applied right after it (see `start`). */
+  private early: WatchMessage[] = [];
   /** Resolves once the first view is in place; rejects with the first fetch's error. */
   readonly ready: Promise<void>;
 
@@ -148,6 +151,12 @@ class KeyWatch {
     const first = await this.readNow();
     this.view = first.view;
     this.index = first.index;
+    // A message published while the first read was under way may be newer than its answer: the
+    // read can be answered before a change and reach us after the leader's message about that
+    // change (a large list pages for a while; Redis is quick). Dropping such a message lost the
+    // change on this replica until some later message revealed the gap. Messages at or below the
+    // first view's index change nothing here.
+    for (const message of this.early.splice(0)) this.apply(message);
     this.stopReconnect = this.hub.backbone.onReconnect(() => void this.resync('backbone reconnected'));
     const { leaseTtlMs } = this.hub.timing;
     this.leaseTimer = setInterval(() => void this.tendLease(), Math.max(50, Math.floor(leaseTtlMs / 3)));
@@ -168,6 +177,13 @@ class KeyWatch {
         ? { index: this.index, allocation: view.alloc, loaders }
         : { initial: true, index: this.index, added: [...view.allocs.values()], updated: [], removed: [], nomadReachable: !this.unreachable, loaders };
     return this.initialCache;
+  }
+
+  /** A last event that ends a subscriber's stream with `error` (it resolves to that error). */
+  errorEvent(error: GraphQLError): AllocationChangesEvent | AllocationEvent {
+    const loaders = this.eventLoaders();
+    if (this.spec.kind === 'allocation') return { index: this.index, allocation: null, loaders, error };
+    return { initial: false, index: this.index, added: [], updated: [], removed: [], nomadReachable: !this.unreachable, loaders, error };
   }
 
   /** Fresh loaders for one event: its reads, with this key's token, shared by its subscribers here. */
@@ -196,7 +212,10 @@ class KeyWatch {
       const held = this.leading ? await leases.renew(this.leaseKey, replicaId, timing.leaseTtlMs) : false;
       if (held) return;
       if (await leases.acquire(this.leaseKey, replicaId, timing.leaseTtlMs)) {
-        if (!this.leading && !this.stopping.signal.aborted) this.lead();
+        // Won while `stop()` ran: it found no lease to give back, so nobody would, and the key
+        // could have no leader on any replica for a whole TTL.
+        if (this.stopping.signal.aborted) await leases.release(this.leaseKey, replicaId);
+        else if (!this.leading) this.lead();
       } else if (this.leading) {
         this.leader?.abort();
         this.leader = undefined;
@@ -315,7 +334,10 @@ class KeyWatch {
 
   private apply(message: WatchMessage): void {
     const view = this.view;
-    if (view === undefined) return; // not ready: the first read comes after and includes it
+    if (view === undefined) {
+      this.early.push(message); // not ready: applied once the first view is in place
+      return;
+    }
     this.initialCache = undefined;
     if (message.kind === 'refused') {
       // Rebuilt as the error the leader got, so the GraphQL layer codes it as it codes a query's.
@@ -329,10 +351,10 @@ class KeyWatch {
       const loaders = this.eventLoaders();
       for (const subscriber of this.subscribers) {
         if (view.kind === 'list') {
-          const last: AllocationChangesEvent = { initial: false, index: this.index, added: [], updated: [], removed: [], nomadReachable: true, loaders, refused };
+          const last: AllocationChangesEvent = { initial: false, index: this.index, added: [], updated: [], removed: [], nomadReachable: true, loaders, error: refused };
           (subscriber as SubscriberQueue<AllocationChangesEvent>).push(last);
         } else {
-          (subscriber as SubscriberQueue<AllocationEvent>).push({ index: this.index, allocation: null, loaders, refused });
+          (subscriber as SubscriberQueue<AllocationEvent>).push({ index: this.index, allocation: null, loaders, error: refused });
         }
         subscriber.end();
       }
@@ -379,8 +401,15 @@ class KeyWatch {
     if (this.stopping.signal.aborted || this.view === undefined) return;
     this.hub.logger.info(`watch ${this.key}: resynchronising (${reason})`);
     try {
+      const from = this.index;
       const answer = await this.readNow();
-      const message = this.changeMessage(this.view, this.index, answer, answer.index < this.index);
+      // Messages applied while this read was under way may have taken the view past its answer.
+      // An answer below the index the read started from means Nomad's index went backwards (a
+      // restored cluster): resynchronise by content. One at or below the view's index otherwise
+      // is merely older news: treating it as a reset took subscribers back to an older view
+      // (index and ModifyIndex going down, the newer versions then delivered twice).
+      if (answer.index >= from && answer.index <= this.index) return;
+      const message = this.changeMessage(this.view, this.index, answer, answer.index < from);
       if (message !== undefined) this.apply(message.kind === 'changes' ? { ...message, fromIndex: this.index } : message);
     } catch (error) {
       this.hub.logger.warn(`watch ${this.key}: resync failed: ${error instanceof Error ? error.message : String(error)}`);
@@ -497,6 +526,7 @@ export function createWatchHub(options: WatchHubOptions): WatchHub {
     }
     const queue = createSubscriberQueue<E>({
       maxBuffered: parts.timing.maxBufferedEvents,
+      overflowEvent: (error) => current.errorEvent(error) as E,
       signal: caller.signal,
       onClose: () => {
         uncount();

@@ -1,5 +1,6 @@
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
+import { Transform, type TransformCallback } from 'node:stream';
 
 /**
  * A TCP forwarder on a loopback port of its own, which a test can take down and bring back on the
@@ -17,6 +18,15 @@ export interface TcpProxy {
   restore(): Promise<void>;
   /** Sends connections made from now on to another port, and drops the open ones. */
   retarget(port: number): void;
+  /**
+   * Holds back what the target sends (requests still reach it, and are answered) until
+   * `releaseResponses()`: a slow read, made exactly as slow as the test needs.
+   */
+  holdResponses(): void;
+  /** Lets every held answer through, in order, and stops holding. */
+  releaseResponses(): void;
+  /** Bytes of answers held right now (> 0: an answer was computed and is waiting here). */
+  heldBytes(): number;
   /** Stops for good. Idempotent. */
   close(): Promise<void>;
 }
@@ -31,9 +41,29 @@ function listen(server: Server, port: number): Promise<void> {
   });
 }
 
+/** The target → client direction of one connection: passes chunks through, or keeps them while `holding()`. */
+class ResponseGate extends Transform {
+  readonly held: { chunk: Buffer; done: TransformCallback }[] = [];
+
+  constructor(private readonly holding: () => boolean) {
+    super();
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
+    if (this.holding()) this.held.push({ chunk, done });
+    else done(null, chunk);
+  }
+
+  release(): void {
+    for (const { chunk, done } of this.held.splice(0)) done(null, chunk);
+  }
+}
+
 /** Starts forwarding an ephemeral loopback port to `127.0.0.1:targetPort`. */
 export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
   let target = targetPort;
+  let holding = false;
+  const gates = new Set<ResponseGate>();
   const sockets = new Set<Socket>();
   const track = (socket: Socket): void => {
     sockets.add(socket);
@@ -48,8 +78,11 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
     upstream.on('error', () => client.destroy());
     client.on('close', () => upstream.destroy());
     upstream.on('close', () => client.destroy());
+    const gate = new ResponseGate(() => holding);
+    gates.add(gate);
+    client.on('close', () => gates.delete(gate));
     client.pipe(upstream);
-    upstream.pipe(client);
+    upstream.pipe(gate).pipe(client);
   });
   await listen(server, 0);
   const { port } = server.address() as AddressInfo;
@@ -78,6 +111,18 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
     retarget(next) {
       target = next;
       dropAll();
+    },
+    holdResponses() {
+      holding = true;
+    },
+    releaseResponses() {
+      holding = false;
+      for (const gate of gates) gate.release();
+    },
+    heldBytes() {
+      let bytes = 0;
+      for (const gate of gates) for (const { chunk } of gate.held) bytes += chunk.length;
+      return bytes;
     },
     close: cut,
   };

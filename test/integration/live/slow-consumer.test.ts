@@ -21,12 +21,11 @@ import { asArray, asRecord } from '../../helpers/http.ts';
  *
  * How the gateway bounds it (src/server/graphql-ws.ts): graphql-ws awaits each message's write,
  * so one operation never has more than one message unsent; what piles up is one message per
- * operation. Before sending an operation's next event the gateway looks at the bytes unsent on
- * the socket, and past `maxUnsentBytes` it closes the connection with 1013. That check can only
- * fire for an operation whose previous message went out, while *other* operations' messages are
- * stuck: the first test builds exactly that. A connection with a single subscription never gets
- * there (its one operation is stuck in its own write); the keep-alive drops it instead (second
- * test), since a client that does not read does not answer pings either.
+ * operation. The gateway looks at the bytes unsent on the socket before each event and on a
+ * timer, and past `maxUnsentBytes` it closes the connection with 1013, cutting it off if the
+ * client still reads nothing (first and third tests). A connection with a single subscription
+ * never gets there (its one operation is stuck in its own write); the keep-alive drops it instead
+ * (second test), since a client that does not read does not answer pings either.
  */
 
 /** The slow client's big operations: every allocation of the job with all its task events. */
@@ -253,5 +252,19 @@ describe('a WebSocket client that stops reading', () => {
     slow.socket.resume();
     const closed = await within(5_000, 'the slow connection to end', slow.closed);
     expect(closed.code).toBe(1006); // abnormal closure: the gateway terminated the TCP connection
+  }, 30_000);
+
+  it('should cut off a client that reads nothing while many subscriptions pile up unsent, and release them all', async () => {
+    // Keep-alive far away: only the unsent-bytes watch can end this connection.
+    await startGateway({ maxUnsentBytes: MAX_UNSENT_BYTES, keepAliveMs: 120_000 });
+    const slow = await openRawClient(url);
+    sockets.push(slow.socket);
+    slow.socket.pause();
+    for (let i = 0; i < BULK_OPERATIONS; i++) slow.subscribe(`bulk-${i}`, BULK);
+    await eventually(async () => subscribersOf('default') === BULK_OPERATIONS, `${BULK_OPERATIONS} BULK subscribers`, { timeoutMs: 10_000 });
+    // No event after the initial ones: the close comes from the bytes already unsent. The close
+    // frame waits behind them, so a client that reads nothing is cut off after a grace period.
+    await eventually(async () => subscribersOf('default') === 0, 'every subscription of the slow connection to end', { timeoutMs: 15_000 });
+    expect(slow.counts().bulkMessages).toBe(0);
   }, 30_000);
 });

@@ -163,3 +163,22 @@ describe('createSubscriberQueue', () => {
     expect(failed.closes()).toBe(1);
   });
 });
+
+describe('a subscriber queue with an overflow event', () => {
+  it('should hand a subscriber that fell behind one last event carrying SUBSCRIBER_TOO_SLOW, then end', async () => {
+    let closes = 0;
+    const queue = createSubscriberQueue<{ n: number; error?: GraphQLError }>({
+      maxBuffered: 2,
+      onClose: () => (closes += 1),
+      overflowEvent: (error) => ({ n: -1, error }),
+    });
+    for (const n of [1, 2, 3]) queue.push({ n });
+    const last = await queue.events.next();
+    expect(last.done).toBe(false);
+    expect(last.value?.n).toBe(-1);
+    expect(last.value?.error?.extensions['code']).toBe('SUBSCRIBER_TOO_SLOW');
+    expect(last.value?.error?.extensions['maximum']).toBe(2);
+    expect(await queue.events.next()).toEqual({ value: undefined, done: true });
+    expect(closes).toBe(1);
+  });
+});
