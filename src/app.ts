@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import type { ContextFactory } from './context.ts';
 import type { ReadinessCheck } from './server/readiness.ts';
 import { attachGraphqlWs, type WsLimits } from './server/graphql-ws.ts';
-import { createSubgraphYoga, SUBGRAPH_ENDPOINT } from './server/subgraph.ts';
+import { createSubgraphYoga, SUBGRAPH_ENDPOINT, SUBGRAPH_WS_LIMITS } from './server/subgraph.ts';
 import { createGatewayYoga } from './server/yoga.ts';
 
 /** Everything the servers need, built by the composition root (`main.ts`, or a test). */
@@ -46,7 +46,10 @@ export function createApp(deps: AppDeps): App {
   const yoga = createGatewayYoga(deps);
   const subgraph = createSubgraphYoga({ schema: deps.subgraphSchema, createContext: deps.createContext, logger: deps.logger });
   const ws = attachGraphqlWs({
-    yogaByPath: new Map([[yoga.graphqlEndpoint, yoga], [SUBGRAPH_ENDPOINT, subgraph]]),
+    yogaByPath: new Map([
+      [yoga.graphqlEndpoint, { yoga }],
+      [SUBGRAPH_ENDPOINT, { yoga: subgraph, limits: SUBGRAPH_WS_LIMITS }],
+    ]),
     logger: deps.logger,
     limits: deps.wsLimits,
   });

@@ -41,8 +41,11 @@ export interface WsInitialContext extends Record<string, unknown> {
   caller: CallerInput;
 }
 
-/** The yoga instances whose schema, plugins and context each WebSocket path serves. */
-export type YogaByPath = ReadonlyMap<string, YogaServerInstance<Record<string, unknown>, Context>>;
+/**
+ * What each WebSocket path serves: the yoga instance whose schema, plugins and context it uses,
+ * and bounds of its own where they differ from the transport's.
+ */
+export type YogaByPath = ReadonlyMap<string, { yoga: YogaServerInstance<Record<string, unknown>, Context>; limits?: Partial<WsLimits> }>;
 
 /** The `connection_init` payload read as headers: `X-Nomad-Token` or `Authorization`, any case. */
 function payloadHeaders(payload: Record<string, unknown> | undefined): HeaderSource {
@@ -118,12 +121,12 @@ export function attachGraphqlWs(options: {
   stop(): Promise<void>;
 } {
   const { yogaByPath, logger } = options;
-  const limits: WsLimits = { ...WS_LIMITS, ...options.limits };
   const servers = new Map<string, WebSocketServer>();
   const disposers: (() => Promise<void> | void)[] = [];
   const states = new WeakMap<WebSocket, ConnectionState>();
 
-  for (const [path, yoga] of yogaByPath) {
+  for (const [path, { yoga, limits: pathLimits }] of yogaByPath) {
+    const limits: WsLimits = { ...WS_LIMITS, ...options.limits, ...pathLimits };
     const wss = new WebSocketServer({ noServer: true, maxPayload: limits.maxMessageBytes });
     servers.set(path, wss);
     const server = useServer<Record<string, unknown> | undefined, { state: ConnectionState }>(

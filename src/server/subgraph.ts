@@ -1,6 +1,7 @@
 import type { GraphQLSchema } from 'graphql';
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import type { Logger } from 'pino';
+import type { WsLimits } from './graphql-ws.ts';
 import { useQueryLimits } from './query-limits.ts';
 import { yogaLogger } from './yoga-logging.ts';
 import type { Context, ContextFactory } from '../context.ts';
@@ -8,6 +9,13 @@ import { callerOf } from './caller.ts';
 
 /** Where a federation router (Apollo Router, Hive Gateway) reaches this service as a subgraph. */
 export const SUBGRAPH_ENDPOINT = '/subgraph';
+
+/**
+ * WebSocket bounds of `/subgraph`. A router multiplexes every subscription made with one token
+ * over one connection, so the per-connection cap of browser connections (100) would cap a whole
+ * router replica per token; the replica's own subscription limit bounds them instead.
+ */
+export const SUBGRAPH_WS_LIMITS: Partial<WsLimits> = { maxOperationsPerConnection: 100_000 };
 
 export interface SubgraphYogaOptions {
   /** The Federation v2 subgraph schema (`_service`, `_entities`, `@key`s). */
