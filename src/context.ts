@@ -3,6 +3,7 @@ import { createLoaders, type Loaders } from './loaders.ts';
 import { bindToCaller, type CallerNomadClient } from './nomad/caller-client.ts';
 import type { NomadClient } from './nomad/client.ts';
 import { isSendableToken } from './nomad/token.ts';
+import type { ExecSessions } from './exec/broker.ts';
 import type { LiveAllocations } from './watch/live-allocations.ts';
 
 /** What every resolver gets. Built fresh per request (or subscription), so nothing cached is shared between callers. */
@@ -17,6 +18,8 @@ export interface Context {
   loaders: Loaders;
   /** Live views for subscriptions, shared by every caller of this replica (keyed by token inside). */
   live: LiveAllocations;
+  /** Exec sessions, held here or on another replica (each checks the caller's token). */
+  exec: ExecSessions;
 }
 
 /** What a transport knows of its caller: the token they presented (if any) and their lifetime. */
@@ -35,6 +38,8 @@ export interface ContextFactoryOptions {
   defaultToken: string | undefined;
   /** The replica's live views (subscriptions). */
   live: LiveAllocations;
+  /** The replica's exec sessions. */
+  exec: ExecSessions;
 }
 
 /**
@@ -44,13 +49,13 @@ export interface ContextFactoryOptions {
  * know; the token itself is never echoed.
  */
 export function createContextFactory(options: ContextFactoryOptions): ContextFactory {
-  const { nomad, defaultToken, live } = options;
+  const { nomad, defaultToken, live, exec } = options;
   return ({ token: presented, signal }) => {
     const token = presented ?? defaultToken;
     if (token !== undefined && !isSendableToken(token)) {
       throw gatewayError(ErrorCode.FORBIDDEN, 'Permission denied: the Nomad token has characters no Nomad token has', { http: { status: 403 } });
     }
     const caller = bindToCaller(nomad, { token, signal });
-    return { nomad: caller, token, signal, loaders: createLoaders(caller), live };
+    return { nomad: caller, token, signal, loaders: createLoaders(caller), live, exec };
   };
 }

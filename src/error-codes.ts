@@ -23,6 +23,12 @@ export const ErrorCode = {
   SUBSCRIBER_TOO_SLOW: 'SUBSCRIBER_TOO_SLOW',
   /** The replica serves as many subscriptions as it may; another replica may take this one. */
   TOO_MANY_SUBSCRIPTIONS: 'TOO_MANY_SUBSCRIPTIONS',
+  /** No exec session has this id (it ended, or never existed). */
+  EXEC_SESSION_NOT_FOUND: 'EXEC_SESSION_NOT_FOUND',
+  /** Too many exec sessions for this token or this replica. */
+  EXEC_SESSION_LIMIT: 'EXEC_SESSION_LIMIT',
+  /** An exec session saw no input or output for too long and was closed. */
+  EXEC_IDLE_TIMEOUT: 'EXEC_IDLE_TIMEOUT',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

@@ -2,6 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { RedisConfig } from './config.ts';
+import { createExecBroker, type ExecBroker } from './exec/broker.ts';
+import type { ExecTransport } from './exec/transport.ts';
 import type { NomadClient } from './nomad/client.ts';
 import type { Backbone } from './pubsub/backbone.ts';
 import { createInProcessBackbone } from './pubsub/in-process-backbone.ts';
@@ -13,11 +15,13 @@ import { createWatchHub, type WatchHub, type WatchTiming } from './watch/watch-h
 /** The live layer as the composition root builds it: the watch hub and what it runs on. */
 export interface LiveParts {
   hub: WatchHub;
+  /** Exec sessions held here, and the routing of their input from other replicas. */
+  exec: ExecBroker;
   /** This process's name as a lease owner (logged at start, to tell replicas apart). */
   replicaId: string;
   /** Redis, when there is one, for `/readyz`. */
   readiness: ReadinessCheck[];
-  /** Stops the hub (releasing its leases), then closes the backbone and its connections. */
+  /** Ends exec sessions, stops the hub (releasing its leases), then closes the backbone and its connections. */
   close(): Promise<void>;
 }
 
@@ -46,6 +50,8 @@ async function connect(url: string, name: string, timeoutMs: number): Promise<Re
  */
 export async function createLiveParts(options: {
   nomad: NomadClient;
+  /** Nomad's exec WebSocket (with the same address and TLS as `nomad`). */
+  execTransport: ExecTransport;
   redis: RedisConfig | undefined;
   logger: Logger;
   timing?: Partial<WatchTiming>;
@@ -77,11 +83,14 @@ export async function createLiveParts(options: {
     readiness.push({ name: 'redis', check: async () => backbone.connected });
   }
   const hub = createWatchHub({ nomad, backbone, leases, replicaId, logger, timing: options.timing, maxSubscriptions: options.maxSubscriptions });
+  const exec = createExecBroker({ transport: options.execTransport, nomad, backbone, replicaId, logger });
   return {
     hub,
+    exec,
     replicaId,
     readiness,
     close: async () => {
+      await exec.stop();
       await hub.stop();
       await backbone.close();
     },

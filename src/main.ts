@@ -6,6 +6,8 @@ import { readFileSync } from 'node:fs';
 import { pino } from 'pino';
 import { createApp } from './app.ts';
 import { createContextFactory } from './context.ts';
+import { createNomadExecTransport } from './exec/nomad-transport.ts';
+import type { ExecTransport } from './exec/transport.ts';
 import { createLiveParts, type LiveParts } from './live.ts';
 import { ConfigError, parseConfig, type Config } from './config.ts';
 import { createNomadClient, type NomadClient } from './nomad/client.ts';
@@ -40,6 +42,7 @@ const logger = pino({ level: config.logLevel, redact: ['req.headers.authorizatio
 
 let simulator: Simulator | undefined;
 let nomad: NomadClient;
+let execTransport: ExecTransport;
 if (config.nomad === undefined) {
   simulator = await startSimulator({
     host: '127.0.0.1',
@@ -49,29 +52,32 @@ if (config.nomad === undefined) {
     timing: { schedulerMs: 500, clientMs: 1_500 },
   });
   nomad = createNomadClient({ address: simulator.url, gzip: false });
+  execTransport = createNomadExecTransport({ address: simulator.url });
 } else {
   const { nomad: upstream } = config;
+  const tls = upstream.address.startsWith('https:')
+    ? {
+        ca: readPem(upstream.caCertPath, 'NOMAD_CACERT'),
+        cert: readPem(upstream.clientCertPath, 'NOMAD_CLIENT_CERT'),
+        key: readPem(upstream.clientKeyPath, 'NOMAD_CLIENT_KEY'),
+        serverName: upstream.tlsServerName,
+        insecureSkipVerify: upstream.skipVerify,
+      }
+    : undefined;
   nomad = createNomadClient({
     address: upstream.address,
     region: upstream.region,
     namespace: upstream.namespace,
     timeoutMs: upstream.timeoutMs,
     gzip: upstream.gzip,
-    tls: upstream.address.startsWith('https:')
-      ? {
-          ca: readPem(upstream.caCertPath, 'NOMAD_CACERT'),
-          cert: readPem(upstream.clientCertPath, 'NOMAD_CLIENT_CERT'),
-          key: readPem(upstream.clientKeyPath, 'NOMAD_CLIENT_KEY'),
-          serverName: upstream.tlsServerName,
-          insecureSkipVerify: upstream.skipVerify,
-        }
-      : undefined,
+    tls,
   });
+  execTransport = createNomadExecTransport({ address: upstream.address, region: upstream.region, tls });
 }
 
 let live: LiveParts;
 try {
-  live = await createLiveParts({ nomad, redis: config.redis, logger, timing: config.watch, maxSubscriptions: config.watch.maxSubscriptions });
+  live = await createLiveParts({ nomad, execTransport, redis: config.redis, logger, timing: config.watch, maxSubscriptions: config.watch.maxSubscriptions });
 } catch (error) {
   console.error(`nomad-graphql-gateway: ${error instanceof Error ? error.message : String(error)}`);
   process.exit(2);
@@ -79,7 +85,7 @@ try {
 const app = createApp({
   schema,
   subgraphSchema,
-  createContext: createContextFactory({ nomad, defaultToken: config.defaultToken, live: live.hub }),
+  createContext: createContextFactory({ nomad, defaultToken: config.defaultToken, live: live.hub, exec: live.exec }),
   readinessChecks: [nomadReadiness(nomad, logger), ...live.readiness],
   logger,
 });

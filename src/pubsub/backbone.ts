@@ -8,8 +8,10 @@ export interface Backbone {
    * Resolves once handed to the medium; delivery is asynchronous, never inside this call.
    * Rejects when it cannot be sent (disconnected, closed, timed out): a rejected message may or
    * may not have been delivered, so publishers that care resynchronise rather than retry blindly.
+   * Resolves with how many subscribers took it: local subscriptions in-process, replicas
+   * (subscribed connections) over Redis. 0 means nobody listens on the channel right now.
    */
-  publish(channel: string, message: string): Promise<void>;
+  publish(channel: string, message: string): Promise<number>;
   /**
    * Delivers each message published on `channel` from now on to `onMessage`; resolves once the
    * subscription is active (for Redis: SUBSCRIBE acknowledged), with a function that ends it.

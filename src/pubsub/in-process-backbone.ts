@@ -24,12 +24,13 @@ export function createInProcessBackbone(options: BackboneOptions = {}): Backbone
       if (closed) throw new BackboneClosedError('publish');
       // Snapshot now: a subscription made after this publish must not receive it.
       const recipients = [...(channels.get(channel) ?? [])];
-      if (recipients.length === 0) return;
+      if (recipients.length === 0) return 0;
       queueMicrotask(() => {
         for (const subscription of recipients) {
           if (subscription.active) callGuarded(subscription.onMessage, message, onListenerError);
         }
       });
+      return recipients.length;
     },
 
     async subscribe(channel, onMessage) {

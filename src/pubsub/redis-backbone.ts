@@ -196,7 +196,7 @@ export function createRedisBackbone(options: RedisBackboneOptions): Backbone {
       if (closed !== undefined) throw new BackboneClosedError('publish');
       // Checked here too so that the promptness does not depend on the connection's options.
       if (publisher.status !== 'ready') throw new BackboneDisconnectedError('publish', publisher.status);
-      await publisher.publish(prefix + channel, message);
+      return publisher.publish(prefix + channel, message);
     },
 
     async subscribe(channel, onMessage) {

@@ -8,6 +8,7 @@ import './allocation-mutations.ts';
 import './job-allocations.ts';
 import './node.ts';
 import './allocation-subscriptions.ts';
+import './exec.ts';
 import './federation.ts';
 
 /** What `/graphql` serves to direct clients: no `_service`, `_entities` or federation directives. */

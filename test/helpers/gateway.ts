@@ -7,6 +7,9 @@ import { schema, subgraphSchema } from '../../src/schema/index.ts';
 import { createInProcessBackbone } from '../../src/pubsub/in-process-backbone.ts';
 import { createInProcessLeaseStore } from '../../src/pubsub/lease.ts';
 import type { WsLimits } from '../../src/server/graphql-ws.ts';
+import { createExecBroker, type ExecLimits } from '../../src/exec/broker.ts';
+import { createNomadExecTransport } from '../../src/exec/nomad-transport.ts';
+import type { ExecTransport } from '../../src/exec/transport.ts';
 import { nomadReadiness } from '../../src/server/readiness.ts';
 import { startSimulator, type Simulator, type SimulatorOptions } from '../../src/simulator/server.ts';
 import { createWatchHub, type WatchHub, type WatchTiming } from '../../src/watch/watch-hub.ts';
@@ -33,6 +36,8 @@ export interface GatewayStackOptions {
   wrapNomad?: (nomad: NomadClient) => NomadClient;
   /** Subscriptions the gateway serves at once (its in-process hub's limit). */
   maxSubscriptions?: number;
+  /** Overrides of the exec sessions' bounds. */
+  execLimits?: Partial<ExecLimits>;
 }
 
 /**
@@ -48,14 +53,26 @@ export function createGatewayApp(
     maxSubscriptions?: number;
     /** Overrides of the WebSocket transport's bounds (WS_LIMITS), e.g. a short keep-alive. */
     wsLimits?: Partial<WsLimits>;
+    /** Nomad's exec endpoint; without it, starting an exec session fails. */
+    execTransport?: ExecTransport;
+    /** Overrides of the exec sessions' bounds (EXEC_LIMITS). */
+    execLimits?: Partial<ExecLimits>;
   } = {},
 ): App {
   const logger = pino({ level: 'silent' });
+  const backbone = createInProcessBackbone();
+  const exec = createExecBroker({
+    transport: options.execTransport ?? { open: () => Promise.reject(new Error('this test gateway was built without an exec transport')) },
+    nomad,
+    backbone,
+    logger,
+    limits: options.execLimits,
+  });
   const ownHub =
     options.hub === undefined
       ? createWatchHub({
           nomad,
-          backbone: createInProcessBackbone(),
+          backbone,
           leases: createInProcessLeaseStore(),
           replicaId: 'test',
           logger,
@@ -68,7 +85,7 @@ export function createGatewayApp(
   const app = createApp({
     schema,
     subgraphSchema,
-    createContext: createContextFactory({ nomad, defaultToken: options.defaultToken, live: hub }),
+    createContext: createContextFactory({ nomad, defaultToken: options.defaultToken, live: hub, exec }),
     readinessChecks: [nomadReadiness(nomad, logger)],
     logger,
     wsLimits: options.wsLimits,
@@ -77,6 +94,7 @@ export function createGatewayApp(
     start: (port, host) => app.start(port, host),
     stop: async () => {
       await app.stop();
+      await exec.stop();
       await ownHub?.stop();
     },
   };
@@ -86,7 +104,12 @@ export function createGatewayApp(
 export async function startGatewayStack(options: GatewayStackOptions = {}): Promise<GatewayStack & { stop(): Promise<void> }> {
   const sim = await startSimulator({ timing: { schedulerMs: 5, clientMs: 5 }, ...options.simulator });
   const nomad: NomadClient = createNomadClient({ address: sim.url });
-  const app = createGatewayApp(options.wrapNomad?.(nomad) ?? nomad, { defaultToken: options.defaultToken, maxSubscriptions: options.maxSubscriptions });
+  const app = createGatewayApp(options.wrapNomad?.(nomad) ?? nomad, {
+    defaultToken: options.defaultToken,
+    maxSubscriptions: options.maxSubscriptions,
+    execTransport: createNomadExecTransport({ address: sim.url }),
+    execLimits: options.execLimits,
+  });
   const { url } = await app.start(0);
   return {
     sim,

@@ -66,6 +66,17 @@ for (const backend of [inProcess, redis]) {
       expect(await second.next()).toBe('hello');
     });
 
+    it('should say whether anyone took a message: 0 on a channel nobody listens to, more once someone does', async () => {
+      const backbone = await createBackbone();
+      expect(await backbone.publish('exec:nobody', 'lost')).toBe(0);
+      const listener = createAsyncQueue<string>();
+      const unsubscribe = await backbone.subscribe('exec:nobody', listener.push);
+      expect(await backbone.publish('exec:nobody', 'taken')).toBeGreaterThan(0);
+      expect(await listener.next()).toBe('taken');
+      await unsubscribe();
+      expect(await backbone.publish('exec:nobody', 'lost again')).toBe(0);
+    });
+
     it('should not deliver a message to subscribers of another channel', async () => {
       const backbone = await createBackbone();
       const other = createAsyncQueue<string>();
