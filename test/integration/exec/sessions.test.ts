@@ -14,7 +14,7 @@ import { createInProcessLeaseStore } from '../../../src/pubsub/lease.ts';
 import { createRedisBackbone } from '../../../src/pubsub/redis-backbone.ts';
 import { startSimulator, type Simulator } from '../../../src/simulator/server.ts';
 import { createWatchHub } from '../../../src/watch/watch-hub.ts';
-import { createExecBroker } from '../../../src/exec/broker.ts';
+import { createExecBroker, type ExecLimits } from '../../../src/exec/broker.ts';
 import { createApp, type App } from '../../../src/app.ts';
 import { createContextFactory } from '../../../src/context.ts';
 import { schema, subgraphSchema } from '../../../src/schema/index.ts';
@@ -45,9 +45,9 @@ interface Gateway {
   app: App;
 }
 
-async function startGateway(nomad: NomadClient, simUrl: string, backbone: Backbone, replicaId: string): Promise<Gateway> {
+async function startGateway(nomad: NomadClient, simUrl: string, backbone: Backbone, replicaId: string, limits?: Partial<ExecLimits>): Promise<Gateway> {
   const logger = pino({ level: 'silent' });
-  const exec = createExecBroker({ transport: createNomadExecTransport({ address: simUrl }), nomad, backbone, replicaId, logger });
+  const exec = createExecBroker({ transport: createNomadExecTransport({ address: simUrl }), nomad, backbone, replicaId, logger, limits });
   const hub = createWatchHub({ nomad, backbone, leases: createInProcessLeaseStore(), replicaId, logger });
   const app = createApp({
     schema,
@@ -341,4 +341,41 @@ describe('exec input through Redis while Redis restarts', () => {
       await sim.stop();
     }
   }, 60_000);
+});
+
+describe('exec session limits', () => {
+  it('should end a session with no input or output for the idle timeout with EXEC_IDLE_TIMEOUT, and refuse a token\'s session past its limit', async () => {
+    const sim = await startSimulator({ scenario: 'empty', timing: { schedulerMs: 5, clientMs: 5 } });
+    const { allocations } = sim.cluster.createJob({ id: 'web', count: 1 });
+    await sim.cluster.idle();
+    const nomad = createNomadClient({ address: sim.url });
+    const backbone = createInProcessBackbone();
+    const gateway = await startGateway(nomad, sim.url, backbone, 'limited', { idleTimeoutMs: 400, sessionsPerToken: 1 });
+    const client = createClient({ url: `${gateway.url.replace('http', 'ws')}/graphql`, webSocketImpl: WebSocket, retryAttempts: 0 });
+    try {
+      const subscribe = () => {
+        const events: AsyncQueue<Event> = createAsyncQueue();
+        client.subscribe(
+          { query: EXEC, variables: { input: { allocationId: allocations[0]?.ID, task: 'server', command: ['cat'] } } },
+          { next: (r) => events.push(eventOf(r)), error: () => undefined, complete: () => undefined },
+        );
+        return events;
+      };
+      const first = subscribe();
+      expect((await first.next(10_000)).type).toBe('ExecStarted');
+      const second = subscribe();
+      expect(codeOf(await second.next(10_000))).toBe('EXEC_SESSION_LIMIT');
+      // Nothing typed, nothing printed: the session is ended with a clear error.
+      expect(codeOf(await first.next(10_000))).toBe('EXEC_IDLE_TIMEOUT');
+      // ...which frees the token's slot.
+      const third = subscribe();
+      expect((await third.next(10_000)).type).toBe('ExecStarted');
+    } finally {
+      await client.dispose();
+      await gateway.app.stop();
+      await backbone.close();
+      await nomad.close();
+      await sim.stop();
+    }
+  });
 });
