@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createHash, randomUUID } from 'node:crypto';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -245,6 +246,40 @@ describe('exec sessions over GraphQL, on one replica and through another', () =>
     expect(processRunning(marker)).toBe(true);
     await client.dispose();
     await eventually(async () => !processRunning(marker), 'the command to be gone', { timeoutMs: 10_000 });
+  });
+
+  it('should pause the command\'s output, not buffer it, while the client does not read', async () => {
+    const raw = new WebSocket(`${a.url.replace('http', 'ws')}/graphql`, 'graphql-transport-ws');
+    const messages: AsyncQueue<Record<string, unknown>> = createAsyncQueue();
+    raw.on('message', (data) => messages.push(asRecord(JSON.parse(String(data)))));
+    await new Promise((resolve) => raw.once('open', resolve));
+    try {
+      raw.send(JSON.stringify({ type: 'connection_init', payload: { 'X-Nomad-Token': management() } }));
+      expect((await messages.next(5_000))['type']).toBe('connection_ack');
+      const input = { allocationId: allocId, task: 'server', command: ['sh', '-c', 'echo $$; exec yes'] };
+      raw.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query: EXEC, variables: { input } } }));
+      const started = asRecord(asRecord(asRecord((await messages.next(10_000))['payload'])['data'])['execAllocation']);
+      expect(started['__typename']).toBe('ExecStarted');
+      const first = asRecord(asRecord(asRecord((await messages.next(10_000))['payload'])['data'])['execAllocation']);
+      const pid = Number.parseInt(String(first['text']), 10);
+      raw.pause(); // stop reading: the TCP window closes, graphql-ws waits on its send, and so on upstream
+      const written = (): number => Number(/wchar: (\d+)/.exec(readFileSync(`/proc/${pid}/io`, 'utf8'))?.[1] ?? -1);
+      let last = written();
+      let stable = 0;
+      const deadline = Date.now() + 15_000;
+      while (stable < 20 && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 25));
+        const now = written();
+        stable = now === last ? stable + 1 : 0;
+        last = now;
+      }
+      expect(stable).toBe(20); // `yes` is blocked on its pipe
+      expect(last).toBeLessThan(64 * 1024 * 1024);
+      raw.resume();
+      await eventually(async () => written() > last, '`yes` to write again once the client reads', { timeoutMs: 10_000 });
+    } finally {
+      raw.terminate();
+    }
   });
 
   it('should deliver 50 MB of output intact and in order, with the gateway\'s memory bounded', async () => {
