@@ -4,6 +4,7 @@ import type { GraphQLSchema } from 'graphql';
 import type { Logger } from 'pino';
 import type { ContextFactory } from './context.ts';
 import type { ReadinessCheck } from './server/readiness.ts';
+import { createExecPage, isExecPageRequest } from './server/exec-page.ts';
 import { attachGraphqlWs, type WsLimits } from './server/graphql-ws.ts';
 import { createSubgraphYoga, SUBGRAPH_ENDPOINT, SUBGRAPH_WS_LIMITS } from './server/subgraph.ts';
 import { createGatewayYoga } from './server/yoga.ts';
@@ -21,6 +22,8 @@ export interface AppDeps {
   logger: Logger;
   /** Overrides of the WebSocket transport's bounds (`WS_LIMITS`); left out, the defaults. */
   wsLimits?: Partial<WsLimits>;
+  /** The exec terminal page at `/exec` (`server/exec-page.ts`); left out, enabled. */
+  execPage?: { enabled: boolean };
 }
 
 export interface App {
@@ -38,12 +41,14 @@ function isSubgraphRequest(url: string | undefined): boolean {
 
 /**
  * Wires the GraphQL endpoints onto one node:http server: `/subgraph` serves the Federation v2
- * subgraph, everything else (`/graphql`, health, readiness) the gateway's own yoga; both paths
+ * subgraph, `/exec` the exec terminal page and its files, everything else (`/graphql`, health,
+ * readiness) the gateway's own yoga; both GraphQL paths
  * also take graphql-ws WebSocket connections (and yoga serves SSE on them).
  * Owns the server, not the clients its context factory uses.
  */
 export function createApp(deps: AppDeps): App {
   const yoga = createGatewayYoga(deps);
+  const execPage = createExecPage({ enabled: deps.execPage?.enabled ?? true, graphqlPath: yoga.graphqlEndpoint });
   const subgraph = createSubgraphYoga({ schema: deps.subgraphSchema, createContext: deps.createContext, logger: deps.logger });
   const ws = attachGraphqlWs({
     yogaByPath: new Map([
@@ -58,6 +63,7 @@ export function createApp(deps: AppDeps): App {
     start: async (port, host = '127.0.0.1') => {
       const listening = createServer((req, res) => {
         if (isSubgraphRequest(req.url)) void subgraph(req, res);
+        else if (isExecPageRequest(req.url)) execPage(req, res);
         else void yoga(req, res);
       });
       // WebSocket upgrades (graphql-ws) on the same paths; anything else that asks to upgrade is refused.

@@ -88,6 +88,7 @@ const app = createApp({
   createContext: createContextFactory({ nomad, defaultToken: config.defaultToken, live: live.hub, exec: live.exec }),
   readinessChecks: [nomadReadiness(nomad, logger), ...live.readiness],
   logger,
+  execPage: { enabled: true },
 });
 const { url } = await app.start(config.port, config.host);
 const upstreamText = simulator === undefined ? `Nomad at ${config.nomad?.address}` : `the embedded Nomad simulator at ${simulator.url} (demo cluster)`;

@@ -57,6 +57,8 @@ export function createGatewayApp(
     execTransport?: ExecTransport;
     /** Overrides of the exec sessions' bounds (EXEC_LIMITS). */
     execLimits?: Partial<ExecLimits>;
+    /** The exec terminal page at /exec; left out, enabled. */
+    execPage?: { enabled: boolean };
   } = {},
 ): App {
   const logger = pino({ level: 'silent' });
@@ -89,6 +91,7 @@ export function createGatewayApp(
     readinessChecks: [nomadReadiness(nomad, logger)],
     logger,
     wsLimits: options.wsLimits,
+    execPage: options.execPage ?? { enabled: true },
   });
   return {
     start: (port, host) => app.start(port, host),
