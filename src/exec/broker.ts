@@ -46,7 +46,7 @@ export const EXEC_LIMITS: ExecLimits = {
 export type ExecSessionEvent =
   | { kind: 'started'; sessionId: string }
   | { kind: 'output'; stream: 'stdout' | 'stderr'; data: Buffer }
-  | { kind: 'exited'; exitCode: number }
+  | { kind: 'exited'; exitCode: number; signal: number | null; oomKilled: boolean }
   /** The last event when the session ends in error: it resolves to this error. */
   | { kind: 'failed'; error: GraphQLError };
 
@@ -93,6 +93,8 @@ export interface ExecBrokerOptions {
 interface Session {
   id: string;
   tokenDigest: string;
+  /** Started with a terminal: only then does a resize mean anything. */
+  tty: boolean;
   connection: ExecConnection;
   /** Stdin writes and resizes, applied one after the other in the order they were accepted. */
   chain: Promise<unknown>;
@@ -165,6 +167,7 @@ export function createExecBroker(options: ExecBrokerOptions): ExecBroker {
         await applyInput(session, request.data, request.close);
         reply = { requestId: request.requestId, ok: true, bytesWritten: request.data.length };
       } else {
+        checkTty(session);
         await applyHere(session, () => session.connection.resize({ height: request.height, width: request.width }));
         reply = { requestId: request.requestId, ok: true, bytesWritten: 0 };
       }
@@ -197,6 +200,10 @@ export function createExecBroker(options: ExecBrokerOptions): ExecBroker {
     pending.delete(reply.requestId);
     clearTimeout(waiter.timer);
     waiter.resolve(reply);
+  }
+
+  function checkTty(session: Session): void {
+    if (!session.tty) throw gatewayError(ErrorCode.FAILED_PRECONDITION, 'This exec session has no terminal (started without `tty`): there is nothing to resize');
   }
 
   function notFound(): GraphQLError {
@@ -289,7 +296,7 @@ export function createExecBroker(options: ExecBrokerOptions): ExecBroker {
           yield { kind: 'output', stream: frame.stream, data: frame.data };
         }
         const end = await connection.ended;
-        if (end.kind === 'exited') yield { kind: 'exited', exitCode: end.exitCode };
+        if (end.kind === 'exited') yield { kind: 'exited', exitCode: end.exitCode, signal: end.signal, oomKilled: end.oomKilled };
         else if (session.idleClosed) {
           yield {
             kind: 'failed',
@@ -347,7 +354,7 @@ export function createExecBroker(options: ExecBrokerOptions): ExecBroker {
       ]);
       if (early !== undefined && (early.kind === 'refused' || early.kind === 'lost')) throw execEndError(early);
       const id = randomBytes(16).toString('base64url');
-      const session: Session = { id, tokenDigest: digest, connection, chain: Promise.resolve(), lastActivity: Date.now(), idleClosed: false, unsubscribe: async () => undefined };
+      const session: Session = { id, tokenDigest: digest, tty: request.tty, connection, chain: Promise.resolve(), lastActivity: Date.now(), idleClosed: false, unsubscribe: async () => undefined };
       sessions.set(id, session);
       perToken.set(digest, (perToken.get(digest) ?? 0) + 1);
       try {
@@ -377,6 +384,7 @@ export function createExecBroker(options: ExecBrokerOptions): ExecBroker {
       const session = sessions.get(sessionId);
       if (session !== undefined) {
         if (session.tokenDigest !== digest) throw forbidden();
+        checkTty(session);
         await applyHere(session, () => session.connection.resize({ height, width }));
         return;
       }

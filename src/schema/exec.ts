@@ -59,6 +59,8 @@ const ExecExitedRef = builder.objectRef<Exited>('ExecExited').implement({
   description: 'The last event: the command exited. The subscription completes after it.',
   fields: (t) => ({
     exitCode: t.exposeInt('exitCode', { description: 'The exit code; 128 + N for a process killed by signal N.' }),
+    signal: t.int({ nullable: true, description: 'The signal that killed the command, when Nomad\'s driver reports one; null otherwise.', resolve: (e) => e.signal }),
+    oomKilled: t.exposeBoolean('oomKilled', { description: 'Whether the command was killed for running out of memory, as far as the driver knows.' }),
   }),
 });
 
@@ -81,7 +83,7 @@ const ExecAllocationInput = builder.inputType('ExecAllocationInput', {
 });
 
 const ExecInputInput = builder.inputType('ExecInputInput', {
-  description: 'Input for a running exec session: bytes as `data` (base64) or as `text`, and/or the end of input.',
+  description: 'Input for a running exec session: bytes as `data` (base64) or as `text`, at most 64 KiB, and/or the end of input.',
   fields: (t) => ({
     sessionId: t.id({ required: true, description: 'From `ExecStarted`.' }),
     data: t.string({ description: 'Bytes to write to stdin, base64-encoded. Not with `text`.' }),

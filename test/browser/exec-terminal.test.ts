@@ -233,26 +233,12 @@ describe('the exec terminal in headless Chromium', () => {
     browser.expectClean();
   }, TEST_MS);
 
-  it('should send execResize with the new size of the terminal when the window is resized', async () => {
+  it('should send no execResize for a session without a terminal', async () => {
     const page = browser.page();
-    const before = await terminal(page);
-    // The session started at the terminal's size: nothing to resize so far.
+    await page.setViewportSize({ width: 700, height: 460 });
+    await typeLine(page, 'echo resized');
+    await waitForLine(page, 'resized');
     expect(browser.mutations('execResize')).toEqual([]);
-
-    await page.setViewportSize({ width: 640, height: 420 });
-    await expect.poll(() => browser.mutations('execResize').length, { timeout: WAIT_MS }).toBeGreaterThan(0);
-    const after = await terminal(page);
-    expect(after.cols).toBeLessThan(before.cols);
-    expect(after.rows).toBeLessThan(before.rows);
-    // The last one sent is the terminal's size now, for the session started above.
-    const resizes = browser.mutations('execResize');
-    const sessionId = browser.mutations('execInput')[0]?.variables.input?.['sessionId'];
-    expect(resizes.at(-1)?.variables.input).toEqual({ sessionId, height: after.rows, width: after.cols });
-    for (const resize of resizes) expect(await responseData(resize)).toEqual({ execResize: { sessionId } });
-    // The session goes on.
-    await typeLine(page, 'echo still here');
-    await waitForLine(page, 'still here');
-    expect(await page.locator('#status').textContent()).toBe('Connected: /bin/sh in task server (no tty).');
     browser.expectClean();
   }, TEST_MS);
 
@@ -266,6 +252,32 @@ describe('the exec terminal in headless Chromium', () => {
     await typeLine(page, 'echo gone');
     await page.waitForTimeout(200);
     expect(browser.mutations('execInput')).toHaveLength(sent);
+    browser.expectClean();
+  }, TEST_MS);
+
+  it('should send execResize with the new size of the terminal when the window is resized', async () => {
+    const page = browser.page();
+    await page.goto(`${stack().url}/exec?alloc=${allocationId}&task=server&command=/bin/cat&tty=true`, { waitUntil: 'commit' });
+    expect(await waitForStatus(page, /^Connected/)).toBe('Connected: /bin/cat in task server.');
+    const before = await terminal(page);
+    // The session started at the terminal's size: nothing to resize so far.
+    expect(browser.mutations('execResize')).toEqual([]);
+
+    await page.setViewportSize({ width: 640, height: 420 });
+    await expect.poll(() => browser.mutations('execResize').length, { timeout: WAIT_MS }).toBeGreaterThan(0);
+    const after = await terminal(page);
+    expect(after.cols).toBeLessThan(before.cols);
+    expect(after.rows).toBeLessThan(before.rows);
+    // The last one sent is the terminal's size now, for the session started above.
+    const resizes = browser.mutations('execResize');
+    const sessionId = resizes.at(-1)?.variables.input?.['sessionId'];
+    expect(resizes.at(-1)?.variables.input).toEqual({ sessionId, height: after.rows, width: after.cols });
+    for (const resize of resizes) expect(await responseData(resize)).toEqual({ execResize: { sessionId } });
+    // The session goes on.
+    await page.locator('#terminal').click();
+    await page.keyboard.type('still here');
+    await waitForLine(page, 'still here');
+    expect(await page.locator('#status').textContent()).toBe('Connected: /bin/cat in task server.');
     browser.expectClean();
   }, TEST_MS);
 

@@ -262,8 +262,9 @@ term.onData((data) => {
 term.onBinary((data) => {
   if (current !== undefined && !current.over && target.tty) send(current, data, true);
 });
+// Only a terminal session has a size to change (the gateway refuses others).
 term.onResize(({ cols, rows }) => {
-  if (current === undefined || current.over) return;
+  if (current === undefined || current.over || !target.tty) return;
   current.size = { height: rows, width: cols };
   void flush(current);
 });

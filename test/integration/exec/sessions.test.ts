@@ -238,6 +238,20 @@ describe('exec sessions over GraphQL, on one replica and through another', () =>
     expect(result.stdout.toString()).toBe('mine\n');
   });
 
+  it('should refuse to resize a session that has no terminal, and resize one that has', async () => {
+    const RESIZE = 'mutation R($input: ExecResizeInput!) { execResize(input: $input) { sessionId } }';
+    const plain = run(a, ['cat']);
+    const plainId = (await plain.events.next(10_000)).sessionId ?? '';
+    const refused = await graphqlPost(b.url, RESIZE, { input: { sessionId: plainId, height: 40, width: 100 } }, management());
+    expect(asRecord(asArray(refused['errors']).map(asRecord)[0]?.['extensions'])['code']).toBe('FAILED_PRECONDITION');
+    const tty = run(a, ['cat'], management(), { tty: true, height: 24, width: 80 });
+    const ttyId = (await tty.events.next(10_000)).sessionId ?? '';
+    const resized = await graphqlPost(b.url, RESIZE, { input: { sessionId: ttyId, height: 40, width: 100 } }, management());
+    expect(asRecord(resized['data'])['execResize']).toEqual({ sessionId: ttyId });
+    const bad = await graphqlPost(a.url, RESIZE, { input: { sessionId: ttyId, height: 0, width: 100 } }, management());
+    expect(asRecord(asArray(bad['errors']).map(asRecord)[0]?.['extensions'])['code']).toBe('BAD_USER_INPUT');
+  });
+
   it('should leave no process running when the client disconnects mid-stream', async () => {
     const marker = `exec-test-${randomUUID()}`;
     const { events, client } = run(a, ['sh', '-c', `echo ready; sleep 300; echo ${marker}`]);
