@@ -20,7 +20,7 @@
 import type { ClientRequest, IncomingMessage } from 'node:http';
 import type { ConnectionOptions } from 'node:tls';
 import { WebSocket as ExecSocket, type ClientOptions, type RawData } from 'ws';
-import { DEFAULT_TIMEOUT_MS, parseQueryMeta, type NomadTlsOptions } from '../nomad/http.ts';
+import { DEFAULT_TIMEOUT_MS, parseAddress, parseQueryMeta, type NomadTlsOptions } from '../nomad/http.ts';
 import { NomadHttpError, NomadTimeoutError, NomadUnavailableError, type NomadRequestLabel } from '../nomad/errors.ts';
 import * as frames from './frames.ts';
 import type { ExecConnection, ExecEnd, ExecOutputFrame, ExecRequest, ExecTransport } from './transport.ts';
@@ -74,21 +74,9 @@ function positiveInteger(name: string, value: number): number {
 
 /** The WebSocket base (`ws(s)://host:port/prefix`) of an `http(s)://` Nomad address. */
 function execBase(address: string, tls: NomadTlsOptions | undefined): string {
-  let url: URL;
-  try {
-    url = new URL(address);
-  } catch {
-    throw new TypeError(`Nomad address is not a URL: ${JSON.stringify(address)}`);
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new TypeError(`Nomad address must be http:// or https://, got ${JSON.stringify(url.protocol)}`);
-  }
-  if (url.username !== '' || url.password !== '' || url.search !== '' || url.hash !== '') {
-    throw new TypeError('Nomad address must not carry credentials, a query or a fragment');
-  }
-  if (tls !== undefined && url.protocol !== 'https:') throw new TypeError('Nomad tls options need an https:// address');
-  const scheme = url.protocol === 'https:' ? 'wss:' : 'ws:';
-  return `${scheme}//${url.host}${url.pathname.replace(/\/+$/, '')}`;
+  const { origin, prefix, secure } = parseAddress(address);
+  if (tls !== undefined && !secure) throw new TypeError('Nomad tls options need an https:// address');
+  return `${secure ? 'wss:' : 'ws:'}${origin.slice(origin.indexOf('//'))}${prefix}`;
 }
 
 /** The TLS options `ws` hands to `tls.connect`, mirroring the HTTP client's undici connector. */

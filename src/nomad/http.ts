@@ -123,8 +123,11 @@ interface RawResponse {
   bytes: Buffer;
 }
 
-/** Parses the base address; throws `TypeError` for anything but an http(s) URL. */
-function parseAddress(address: string): { origin: string; prefix: string; secure: boolean } {
+/**
+ * Parses a Nomad base address (`http(s)://host:port[/prefix]`); throws `TypeError` for anything
+ * but an http(s) URL without credentials, query or fragment. Shared with the exec WebSocket.
+ */
+export function parseAddress(address: string): { origin: string; prefix: string; secure: boolean } {
   let url: URL;
   try {
     url = new URL(address);
