@@ -1,8 +1,10 @@
+import { z } from 'zod';
 import { isSendableToken } from './nomad/token.ts';
 
 /**
- * The gateway's settings, parsed from the environment in one pure function. Nomad's own
- * variable names are used for Nomad's settings.
+ * The gateway's settings, from environment variables and command-line flags (a flag wins), parsed
+ * and checked in one pure function against one table of settings (`SETTINGS`), which also writes
+ * `--help`. Nomad's own variable names are used for Nomad's settings.
  */
 export interface Config {
   /** `PORT`. @default 4000 */
@@ -69,80 +71,167 @@ export class ConfigError extends Error {
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
-function nonEmpty(value: string | undefined): string | undefined {
-  const trimmed = value?.trim();
-  return trimmed === undefined || trimmed === '' ? undefined : trimmed;
+/** A value's check: zod, with the sentence a person reads after the variable's name. */
+type Check<T> = z.ZodType<T, string>;
+
+function integer(min: number, max: number): Check<number> {
+  return z
+    .string()
+    .regex(/^-?\d+$/, { error: `must be an integer from ${min} to ${max}` })
+    .transform(Number)
+    .pipe(z.number().int().min(min, { error: `must be an integer from ${min} to ${max}` }).max(max, { error: `must be an integer from ${min} to ${max}` }));
 }
 
-function parseBool(name: string, value: string | undefined): boolean {
-  const text = nonEmpty(value)?.toLowerCase();
-  if (text === undefined || ['0', 'false', 'no'].includes(text)) return false;
-  if (['1', 'true', 'yes'].includes(text)) return true;
-  throw new ConfigError(`${name} must be true or false, got "${value}"`);
-}
+const boolean: Check<boolean> = z
+  .string()
+  .transform((text) => text.toLowerCase())
+  .pipe(z.enum(['1', 'true', 'yes', '0', 'false', 'no'], { error: 'must be true or false' }))
+  .transform((text) => ['1', 'true', 'yes'].includes(text));
 
-function parseInteger(name: string, value: string | undefined, min: number, max: number): number | undefined {
-  const text = nonEmpty(value);
-  if (text === undefined) return undefined;
-  const parsed = Number(text);
-  if (!Number.isInteger(parsed) || parsed < min || parsed > max) throw new ConfigError(`${name} must be an integer from ${min} to ${max}, got "${text}"`);
-  return parsed;
-}
+const text = z.string();
 
-function parseAddress(value: string): string {
+function nomadAddress(value: string): string {
   const withScheme = /^[a-z]+:\/\//i.test(value) ? value : `http://${value}`;
-  let url: URL;
-  try {
-    url = new URL(withScheme);
-  } catch {
-    throw new ConfigError(`NOMAD_ADDR must be a URL such as http://127.0.0.1:4646, got "${value}"`);
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigError(`NOMAD_ADDR must be http or https, got "${value}"`);
+  const url = URL.canParse(withScheme) ? new URL(withScheme) : undefined;
+  if (url === undefined) throw new Error('must be a URL such as http://127.0.0.1:4646');
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('must be http or https');
   return withScheme.replace(/\/+$/, '');
 }
 
-/** Parses and checks the environment; throws ConfigError with a message naming the variable. */
-export function parseConfig(env: Readonly<Record<string, string | undefined>>): Config {
-  const address = nonEmpty(env['NOMAD_ADDR']);
-  const logLevelText = nonEmpty(env['LOG_LEVEL']) ?? 'info';
-  const logLevel = LOG_LEVELS.find((level) => level === logLevelText);
-  if (logLevel === undefined) throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}`);
+/** One setting: its variable, its flag, what it means, its default as shown, and its check. */
+interface Setting<T> {
+  env: string;
+  flag: string;
+  summary: string;
+  shownDefault: string;
+  check: Check<T>;
+}
+
+function setting<T>(env: string, summary: string, shownDefault: string, check: Check<T>): Setting<T> {
+  return { env, flag: `--${env.toLowerCase().replaceAll('_', '-')}`, summary, shownDefault, check };
+}
+
+/** Every setting the gateway reads, in the order `--help` and the README list them. */
+export const SETTINGS = {
+  NOMAD_ADDR: setting('NOMAD_ADDR', 'The Nomad HTTP API; `host:port` gets http://. Unset: the embedded simulator.', 'unset', text.transform((v, ctx) => {
+    try {
+      return nomadAddress(v);
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', message: error instanceof Error ? error.message : String(error) });
+      return z.NEVER;
+    }
+  })),
+  NOMAD_TOKEN: setting('NOMAD_TOKEN', 'Token for callers that send none (see Authentication).', 'unset', text.refine(isSendableToken, { error: 'must be printable ASCII without spaces (it travels in the X-Nomad-Token header)' })),
+  NOMAD_REGION: setting('NOMAD_REGION', 'Region of upstream calls.', "Nomad's", text),
+  NOMAD_NAMESPACE: setting('NOMAD_NAMESPACE', 'Namespace of calls that name none.', "Nomad's (default)", text),
+  NOMAD_CACERT: setting('NOMAD_CACERT', 'PEM file of the CA to trust for https:// Nomad.', 'system CAs', text),
+  NOMAD_CLIENT_CERT: setting('NOMAD_CLIENT_CERT', 'PEM client certificate for mutual TLS (with NOMAD_CLIENT_KEY).', 'unset', text),
+  NOMAD_CLIENT_KEY: setting('NOMAD_CLIENT_KEY', 'PEM key of NOMAD_CLIENT_CERT.', 'unset', text),
+  NOMAD_TLS_SERVER_NAME: setting('NOMAD_TLS_SERVER_NAME', 'Server name to expect in Nomad\'s certificate (SNI).', "the address's host", text),
+  NOMAD_SKIP_VERIFY: setting('NOMAD_SKIP_VERIFY', 'Do not verify Nomad\'s certificate (testing only).', 'false', boolean),
+  NOMAD_HTTP_TIMEOUT_MS: setting('NOMAD_HTTP_TIMEOUT_MS', 'Timeout of each upstream call, in ms (blocking queries add their wait).', '10000', integer(1, 600_000)),
+  NOMAD_HTTP_GZIP: setting('NOMAD_HTTP_GZIP', 'Ask Nomad for gzip bodies: worth it over a slow link only.', 'false', boolean),
+  PORT: setting('PORT', 'Port to listen on (0: any free one).', '4000', integer(0, 65_535)),
+  HOST: setting('HOST', 'Interface to listen on.', '127.0.0.1 with the simulator, 0.0.0.0 with NOMAD_ADDR', text),
+  LOG_LEVEL: setting('LOG_LEVEL', `pino level: ${LOG_LEVELS.join(', ')}. Tokens are never logged.`, 'info', z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` })),
+  REDIS_URL: setting('REDIS_URL', 'Redis shared by the replicas (redis:// or rediss://). Unset: everything stays in this process.', 'unset', text.regex(/^rediss?:\/\//, { error: 'must start with redis:// or rediss://' })),
+  REDIS_PREFIX: setting('REDIS_PREFIX', 'Prefix of every Redis key and channel, so gateways can share a Redis.', 'nomadgw:', text),
+  WATCH_LEASE_TTL_MS: setting('WATCH_LEASE_TTL_MS', 'A watch lease\'s lifetime: a dead replica\'s watchers move within it.', '15000', integer(300, 600_000)),
+  WATCH_WAIT_MS: setting('WATCH_WAIT_MS', 'Nomad `wait` of each blocking query; keep it below your proxies\' idle timeout.', '55000', integer(1_000, 300_000)),
+  WATCH_MAX_SUBSCRIPTIONS: setting('WATCH_MAX_SUBSCRIPTIONS', 'Subscriptions one replica serves at once.', '10000', integer(1, 10_000_000)),
+} as const;
+
+type SettingName = keyof typeof SETTINGS;
+type Values = { [K in SettingName]: (typeof SETTINGS)[K] extends Setting<infer T> ? T | undefined : never };
+
+/** Every environment variable the gateway reads. */
+export const ENVIRONMENT_VARIABLES: readonly SettingName[] = Object.keys(SETTINGS) as SettingName[];
+
+const BY_FLAG = new Map<string, SettingName>(ENVIRONMENT_VARIABLES.map((name) => [SETTINGS[name].flag, name]));
+
+/** What `--help` prints: the flags, their variables, meanings and defaults. */
+export function helpText(): string {
+  const lines = ['Usage: npm start -- [--flag value ...]   (or: tsx src/main.ts [...])', '', 'Each flag can also be set by its environment variable; a flag wins.', ''];
+  for (const name of ENVIRONMENT_VARIABLES) {
+    const { flag, summary, shownDefault } = SETTINGS[name];
+    lines.push(`  ${flag} <value>   ${name}`, `      ${summary} Default: ${shownDefault}.`);
+  }
+  lines.push('  --help   Print this and exit.');
+  return `${lines.join('\n')}\n`;
+}
+
+/**
+ * Reads `--flag value` and `--flag=value` pairs into variable names. Throws ConfigError for an
+ * unknown flag or a flag without a value.
+ */
+export function parseFlags(argv: readonly string[]): { values: Partial<Record<SettingName, string>>; help: boolean } {
+  const values: Partial<Record<SettingName, string>> = {};
+  let help = false;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] ?? '';
+    if (arg === '--help' || arg === '-h') {
+      help = true;
+      continue;
+    }
+    const [flag = '', inline] = arg.startsWith('--') && arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
+    const name = BY_FLAG.get(flag);
+    if (name === undefined) throw new ConfigError(`Unknown option ${JSON.stringify(arg)}; see --help`);
+    const value = inline ?? argv[++i];
+    if (value === undefined) throw new ConfigError(`${flag} needs a value`);
+    values[name] = value;
+  }
+  return { values, help };
+}
+
+/** Every setting checked; an empty or blank value counts as unset. Throws ConfigError naming the first bad one. */
+function checkAll(raw: Readonly<Record<string, string | undefined>>): Values {
+  const values: Partial<Record<SettingName, unknown>> = {};
+  for (const name of ENVIRONMENT_VARIABLES) {
+    const text = raw[name]?.trim();
+    if (text === undefined || text === '') continue;
+    const result = SETTINGS[name].check.safeParse(text);
+    if (!result.success) throw new ConfigError(`${name} ${result.error.issues[0]?.message ?? 'is invalid'}, got ${JSON.stringify(text)}`);
+    values[name] = result.data;
+  }
+  return values as Values;
+}
+
+/**
+ * The configuration from the environment and the command line (flags win). Pure: throws
+ * ConfigError with a message naming the setting; `--help` is the caller's to handle (`parseFlags`).
+ */
+export function parseConfig(env: Readonly<Record<string, string | undefined>>, argv: readonly string[] = []): Config {
+  const { values: flags } = parseFlags(argv);
+  const v = checkAll({ ...env, ...flags });
   const nomad: NomadConfig | undefined =
-    address === undefined
+    v.NOMAD_ADDR === undefined
       ? undefined
       : {
-          address: parseAddress(address),
-          region: nonEmpty(env['NOMAD_REGION']),
-          namespace: nonEmpty(env['NOMAD_NAMESPACE']),
-          caCertPath: nonEmpty(env['NOMAD_CACERT']),
-          clientCertPath: nonEmpty(env['NOMAD_CLIENT_CERT']),
-          clientKeyPath: nonEmpty(env['NOMAD_CLIENT_KEY']),
-          tlsServerName: nonEmpty(env['NOMAD_TLS_SERVER_NAME']),
-          skipVerify: parseBool('NOMAD_SKIP_VERIFY', env['NOMAD_SKIP_VERIFY']),
-          timeoutMs: parseInteger('NOMAD_HTTP_TIMEOUT_MS', env['NOMAD_HTTP_TIMEOUT_MS'], 1, 600_000),
-          gzip: parseBool('NOMAD_HTTP_GZIP', env['NOMAD_HTTP_GZIP']),
+          address: v.NOMAD_ADDR,
+          region: v.NOMAD_REGION,
+          namespace: v.NOMAD_NAMESPACE,
+          caCertPath: v.NOMAD_CACERT,
+          clientCertPath: v.NOMAD_CLIENT_CERT,
+          clientKeyPath: v.NOMAD_CLIENT_KEY,
+          tlsServerName: v.NOMAD_TLS_SERVER_NAME,
+          skipVerify: v.NOMAD_SKIP_VERIFY ?? false,
+          timeoutMs: v.NOMAD_HTTP_TIMEOUT_MS,
+          gzip: v.NOMAD_HTTP_GZIP ?? false,
         };
   if (nomad !== undefined && (nomad.clientCertPath === undefined) !== (nomad.clientKeyPath === undefined)) {
     throw new ConfigError('NOMAD_CLIENT_CERT and NOMAD_CLIENT_KEY go together');
   }
-  const defaultToken = nonEmpty(env['NOMAD_TOKEN']);
-  // A header can carry visible ASCII only; say so now rather than fail every request later.
-  if (defaultToken !== undefined && !isSendableToken(defaultToken)) {
-    throw new ConfigError('NOMAD_TOKEN must be printable ASCII without spaces (it travels in the X-Nomad-Token header)');
-  }
-  const redisUrl = nonEmpty(env['REDIS_URL']);
-  if (redisUrl !== undefined && !/^rediss?:\/\//.test(redisUrl)) throw new ConfigError(`REDIS_URL must start with redis:// or rediss://, got "${redisUrl}"`);
   return {
-    port: parseInteger('PORT', env['PORT'], 0, 65535) ?? 4000,
-    host: nonEmpty(env['HOST']) ?? (nomad === undefined ? '127.0.0.1' : '0.0.0.0'),
+    port: v.PORT ?? 4000,
+    host: v.HOST ?? (nomad === undefined ? '127.0.0.1' : '0.0.0.0'),
     nomad,
-    defaultToken,
-    logLevel,
-    redis: redisUrl === undefined ? undefined : { url: redisUrl, prefix: nonEmpty(env['REDIS_PREFIX']) ?? 'nomadgw:' },
+    defaultToken: v.NOMAD_TOKEN,
+    logLevel: v.LOG_LEVEL ?? 'info',
+    redis: v.REDIS_URL === undefined ? undefined : { url: v.REDIS_URL, prefix: v.REDIS_PREFIX ?? 'nomadgw:' },
     watch: {
-      leaseTtlMs: parseInteger('WATCH_LEASE_TTL_MS', env['WATCH_LEASE_TTL_MS'], 300, 600_000) ?? 15_000,
-      waitMs: parseInteger('WATCH_WAIT_MS', env['WATCH_WAIT_MS'], 1_000, 300_000) ?? 55_000,
-      maxSubscriptions: parseInteger('WATCH_MAX_SUBSCRIPTIONS', env['WATCH_MAX_SUBSCRIPTIONS'], 1, 10_000_000) ?? 10_000,
+      leaseTtlMs: v.WATCH_LEASE_TTL_MS ?? 15_000,
+      waitMs: v.WATCH_WAIT_MS ?? 55_000,
+      maxSubscriptions: v.WATCH_MAX_SUBSCRIPTIONS ?? 10_000,
     },
   };
 }

@@ -9,15 +9,20 @@ import { createContextFactory } from './context.ts';
 import { createNomadExecTransport } from './exec/nomad-transport.ts';
 import type { ExecTransport } from './exec/transport.ts';
 import { createLiveParts, type LiveParts } from './live.ts';
-import { ConfigError, parseConfig, type Config } from './config.ts';
+import { ConfigError, helpText, parseConfig, parseFlags, type Config } from './config.ts';
 import { createNomadClient, type NomadClient } from './nomad/client.ts';
 import { schema, subgraphSchema } from './schema/index.ts';
 import { nomadReadiness } from './server/readiness.ts';
 import { startSimulator, type Simulator } from './simulator/server.ts';
 
 function loadConfig(): Config {
+  const argv = process.argv.slice(2);
   try {
-    return parseConfig(process.env);
+    if (parseFlags(argv).help) {
+      process.stdout.write(helpText());
+      process.exit(0);
+    }
+    return parseConfig(process.env, argv);
   } catch (error) {
     if (error instanceof ConfigError) {
       console.error(`nomad-graphql-gateway: ${error.message}`);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, parseConfig } from '../../../src/config.ts';
+import { readFileSync } from 'node:fs';
+import { ConfigError, ENVIRONMENT_VARIABLES, helpText, parseConfig, parseFlags } from '../../../src/config.ts';
 
 describe('parseConfig', () => {
   it('should run over the embedded simulator on loopback port 4000 with no settings', () => {
@@ -60,5 +61,31 @@ describe('parseConfig', () => {
       maxSubscriptions: 50,
     });
     expect(() => parseConfig({ WATCH_WAIT_MS: '400000' })).toThrow(/WATCH_WAIT_MS must be an integer from 1000 to 300000/);
+  });
+
+  it('should take every setting as a flag too, a flag winning over its variable', () => {
+    const config = parseConfig({ PORT: '8080', NOMAD_ADDR: 'http://from-env:4646' }, ['--port', '9090', '--nomad-addr=https://from-flag:4646', '--redis-url', 'redis://r:6379']);
+    expect(config.port).toBe(9090);
+    expect(config.nomad?.address).toBe('https://from-flag:4646');
+    expect(config.redis?.url).toBe('redis://r:6379');
+    expect(() => parseConfig({}, ['--port'])).toThrow(new ConfigError('--port needs a value'));
+    expect(() => parseConfig({}, ['--prot', '1'])).toThrow(/Unknown option "--prot"/);
+    expect(() => parseConfig({}, ['--port', 'x'])).toThrow(new ConfigError('PORT must be an integer from 0 to 65535, got "x"'));
+  });
+
+  it('should describe every setting in --help, by flag and variable, and ask for help with --help or -h', () => {
+    const help = helpText();
+    for (const name of ENVIRONMENT_VARIABLES) {
+      expect(help).toContain(name);
+      expect(help).toContain(`--${name.toLowerCase().replaceAll('_', '-')} <value>`);
+    }
+    expect(parseFlags(['--help']).help).toBe(true);
+    expect(parseFlags(['-h', '--port', '1']).help).toBe(true);
+    expect(parseFlags(['--port', '1']).help).toBe(false);
+  });
+
+  it('should be documented: the README\'s configuration table lists every setting', () => {
+    const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
+    for (const name of ENVIRONMENT_VARIABLES) expect(readme, name).toContain(`| \`${name}\``);
   });
 });
