@@ -1,12 +1,14 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { GraphQLSchema } from 'graphql';
 import type { Logger } from 'pino';
 import type { ContextFactory } from './context.ts';
+import { ErrorCode } from './error-codes.ts';
 import type { ReadinessCheck } from './server/readiness.ts';
 import { createExecPage, isExecPageRequest } from './server/exec-page.ts';
 import { attachGraphqlWs, type WsLimits } from './server/graphql-ws.ts';
 import { createSubgraphYoga, SUBGRAPH_ENDPOINT, SUBGRAPH_WS_LIMITS } from './server/subgraph.ts';
+import { DEFAULT_SECURITY, type SecurityOptions } from './server/security.ts';
 import { createGatewayYoga } from './server/yoga.ts';
 
 /** Everything the servers need, built by the composition root (`main.ts`, or a test). */
@@ -24,6 +26,8 @@ export interface AppDeps {
   wsLimits?: Partial<WsLimits>;
   /** The exec terminal page at `/exec` (`server/exec-page.ts`); left out, enabled. */
   execPage?: { enabled: boolean };
+  /** What the deployment locks down; left out, {@link DEFAULT_SECURITY}. GraphiQL off turns the exec page off too. */
+  security?: SecurityOptions;
 }
 
 export interface App {
@@ -31,6 +35,25 @@ export interface App {
   start(port: number, host?: string): Promise<{ port: number; url: string }>;
   /** Stops accepting, closes open connections, and resolves when the server is closed. */
   stop(): Promise<void>;
+}
+
+/**
+ * Refuses a body larger than `maxBytes` before anything reads it (413, as a GraphQL error with
+ * REQUEST_TOO_LARGE), and a POST that does not say its length (411): the length is what makes the
+ * bound cheap, and every GraphQL client sends it. True when it answered.
+ */
+function refuseLargeBody(req: IncomingMessage, res: ServerResponse, maxBytes: number): boolean {
+  const length = req.headers['content-length'];
+  const refuse = (status: number, message: string): true => {
+    const body = JSON.stringify({ errors: [{ message, extensions: { code: ErrorCode.REQUEST_TOO_LARGE, maximum: maxBytes } }] });
+    res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), connection: 'close' });
+    res.end(body);
+    req.resume();
+    return true;
+  };
+  if (length !== undefined) return Number(length) > maxBytes ? refuse(413, `Request body over ${maxBytes} bytes`) : false;
+  if (req.method === 'POST' && req.headers['transfer-encoding'] !== undefined) return refuse(411, 'A POST body must say its length (Content-Length)');
+  return false;
 }
 
 /** Whether a request line's target is the subgraph endpoint (its path, whatever the query string). */
@@ -48,7 +71,8 @@ function isSubgraphRequest(url: string | undefined): boolean {
  */
 export function createApp(deps: AppDeps): App {
   const yoga = createGatewayYoga(deps);
-  const execPage = createExecPage({ enabled: deps.execPage?.enabled ?? true, graphqlPath: yoga.graphqlEndpoint });
+  const security = deps.security ?? DEFAULT_SECURITY;
+  const execPage = createExecPage({ enabled: (deps.execPage?.enabled ?? true) && security.graphiql, graphqlPath: yoga.graphqlEndpoint });
   const subgraph = createSubgraphYoga({ schema: deps.subgraphSchema, createContext: deps.createContext, logger: deps.logger });
   const ws = attachGraphqlWs({
     yogaByPath: new Map([
@@ -62,6 +86,7 @@ export function createApp(deps: AppDeps): App {
   return {
     start: async (port, host = '127.0.0.1') => {
       const listening = createServer((req, res) => {
+        if (refuseLargeBody(req, res, security.maxRequestBytes)) return;
         if (isSubgraphRequest(req.url)) void subgraph(req, res);
         else if (isExecPageRequest(req.url)) execPage(req, res);
         else void yoga(req, res);

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { isSendableToken } from './nomad/token.ts';
+import { DEFAULT_SECURITY, type SecurityOptions } from './server/security.ts';
 
 /**
  * The gateway's settings, from environment variables and command-line flags (a flag wins), parsed
@@ -21,6 +22,8 @@ export interface Config {
   redis: RedisConfig | undefined;
   /** Upstream watchers of subscriptions. */
   watch: WatchConfig;
+  /** What the deployment locks down. */
+  security: SecurityOptions;
 }
 
 export interface WatchConfig {
@@ -139,6 +142,12 @@ export const SETTINGS = {
   WATCH_LEASE_TTL_MS: setting('WATCH_LEASE_TTL_MS', 'A watch lease\'s lifetime: a dead replica\'s watchers move within it.', '15000', integer(300, 600_000)),
   WATCH_WAIT_MS: setting('WATCH_WAIT_MS', 'Nomad `wait` of each blocking query; keep it below your proxies\' idle timeout.', '55000', integer(1_000, 300_000)),
   WATCH_MAX_SUBSCRIPTIONS: setting('WATCH_MAX_SUBSCRIPTIONS', 'Subscriptions one replica serves at once.', '10000', integer(1, 10_000_000)),
+  GRAPHIQL: setting('GRAPHIQL', 'Serve GraphiQL at /graphql and the terminal page at /exec.', 'true', boolean),
+  INTROSPECTION: setting('INTROSPECTION', 'Answer schema introspection (__schema, __type).', 'true', boolean),
+  CORS_ORIGINS: setting('CORS_ORIGINS', 'Comma-separated origins browsers may call from (no credentials either way).', 'any origin', text.transform((v) => v.split(',').map((o) => o.trim()).filter((o) => o !== '')).pipe(z.array(z.string().regex(/^https?:\/\/[^/\s]+$/, { error: 'must list origins such as https://ui.example.com' })).min(1))),
+  MAX_REQUEST_BYTES: setting('MAX_REQUEST_BYTES', 'Largest request body, in bytes.', '1048576', integer(1_024, 64 * 1024 * 1024)),
+  RATE_LIMIT_MUTATIONS_PER_MINUTE: setting('RATE_LIMIT_MUTATIONS_PER_MINUTE', 'Mutations per minute per token (per replica).', '600', integer(1, 1_000_000)),
+  RATE_LIMIT_SUBSCRIPTIONS_PER_MINUTE: setting('RATE_LIMIT_SUBSCRIPTIONS_PER_MINUTE', 'New subscriptions and exec sessions per minute per token (per replica).', '600', integer(1, 1_000_000)),
 } as const;
 
 type SettingName = keyof typeof SETTINGS;
@@ -228,6 +237,14 @@ export function parseConfig(env: Readonly<Record<string, string | undefined>>, a
     defaultToken: v.NOMAD_TOKEN,
     logLevel: v.LOG_LEVEL ?? 'info',
     redis: v.REDIS_URL === undefined ? undefined : { url: v.REDIS_URL, prefix: v.REDIS_PREFIX ?? 'nomadgw:' },
+    security: {
+      graphiql: v.GRAPHIQL ?? DEFAULT_SECURITY.graphiql,
+      introspection: v.INTROSPECTION ?? DEFAULT_SECURITY.introspection,
+      corsOrigins: v.CORS_ORIGINS,
+      maxRequestBytes: v.MAX_REQUEST_BYTES ?? DEFAULT_SECURITY.maxRequestBytes,
+      mutationsPerMinute: v.RATE_LIMIT_MUTATIONS_PER_MINUTE ?? DEFAULT_SECURITY.mutationsPerMinute,
+      subscriptionsPerMinute: v.RATE_LIMIT_SUBSCRIPTIONS_PER_MINUTE ?? DEFAULT_SECURITY.subscriptionsPerMinute,
+    },
     watch: {
       leaseTtlMs: v.WATCH_LEASE_TTL_MS ?? 15_000,
       waitMs: v.WATCH_WAIT_MS ?? 55_000,

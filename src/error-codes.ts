@@ -29,6 +29,12 @@ export const ErrorCode = {
   EXEC_SESSION_LIMIT: 'EXEC_SESSION_LIMIT',
   /** An exec session saw no input or output for too long and was closed. */
   EXEC_IDLE_TIMEOUT: 'EXEC_IDLE_TIMEOUT',
+  /** Schema introspection is turned off on this gateway. */
+  INTROSPECTION_DISABLED: 'INTROSPECTION_DISABLED',
+  /** Too many mutations or new subscriptions for this token; `retryAfterSeconds` says when to try again. */
+  RATE_LIMITED: 'RATE_LIMITED',
+  /** The request body is larger than the gateway takes. */
+  REQUEST_TOO_LARGE: 'REQUEST_TOO_LARGE',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

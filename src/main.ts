@@ -94,6 +94,7 @@ const app = createApp({
   readinessChecks: [nomadReadiness(nomad, logger), ...live.readiness],
   logger,
   execPage: { enabled: true },
+  security: config.security,
 });
 const { url } = await app.start(config.port, config.host);
 const upstreamText = simulator === undefined ? `Nomad at ${config.nomad?.address}` : `the embedded Nomad simulator at ${simulator.url} (demo cluster)`;

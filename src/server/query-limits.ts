@@ -1,5 +1,6 @@
 import { maxAliasesRule } from '@escape.tech/graphql-armor-max-aliases';
 import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
+import { costLimitRule } from '@escape.tech/graphql-armor-cost-limit';
 import { maxDirectivesRule } from '@escape.tech/graphql-armor-max-directives';
 import { GraphQLError, parse, type ValidationContext } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
@@ -19,6 +20,13 @@ export const QUERY_LIMITS = {
   maxDirectives: 50,
   /** Lexical tokens per document (graphql-js stops parsing beyond it). */
   maxTokens: 5_000,
+  /**
+   * graphql-armor's structural cost (objects 2, scalars 1, times 1.5 per level of depth): the
+   * README's and GraphiQL's queries cost under 1 500, a dashboard selecting every field of a page
+   * with its links about 25 000; aliased fan-outs of links on links (two per level, three levels
+   * down) cost close to a million.
+   */
+  maxCost: 100_000,
 } as const;
 
 /**
@@ -42,6 +50,7 @@ export function useQueryLimits(): Plugin {
     maxDepthRule({ n: QUERY_LIMITS.maxDepth, ignoreIntrospection: true, flattenFragments: true, ...asValidationError }),
     maxAliasesRule({ n: QUERY_LIMITS.maxAliases, ...asValidationError }),
     maxDirectivesRule({ n: QUERY_LIMITS.maxDirectives, ...asValidationError }),
+    costLimitRule({ maxCost: QUERY_LIMITS.maxCost, ignoreIntrospection: true, flattenFragments: true, exposeLimits: true, ...asValidationError }),
   ];
   return {
     onParse: ({ setParseFn }) => {

@@ -3,6 +3,7 @@ import type { GraphQLSchema } from 'graphql';
 import { createYoga, useReadinessCheck, type YogaServerInstance } from 'graphql-yoga';
 import type { Logger } from 'pino';
 import { usePersistedQueries } from './persisted-queries.ts';
+import { DEFAULT_SECURITY, useIntrospectionSwitch, useRateLimits, type SecurityOptions } from './security.ts';
 import { useQueryLimits } from './query-limits.ts';
 import { allReady, type ReadinessCheck } from './readiness.ts';
 import { yogaLogger } from './yoga-logging.ts';
@@ -41,6 +42,8 @@ export interface GatewayYogaOptions {
   /** What `/readyz` waits for. */
   readinessChecks: readonly ReadinessCheck[];
   logger: Logger;
+  /** What the deployment locks down (GraphiQL, introspection, CORS, rate limits). */
+  security?: SecurityOptions;
 }
 
 /**
@@ -49,19 +52,24 @@ export interface GatewayYogaOptions {
  */
 export function createGatewayYoga(options: GatewayYogaOptions): YogaServerInstance<Record<string, unknown>, Context> {
   const { schema, createContext, readinessChecks, logger } = options;
+  const security = options.security ?? DEFAULT_SECURITY;
   return createYoga<Record<string, unknown>, Context>({
     schema,
     graphqlEndpoint: '/graphql',
     healthCheckEndpoint: '/healthz',
     landingPage: false,
     maskedErrors: { isDev: false },
-    graphiql: { title: 'Nomad GraphQL gateway', defaultQuery: GRAPHIQL_DEFAULT_QUERY },
+    graphiql: security.graphiql ? { title: 'Nomad GraphQL gateway', defaultQuery: GRAPHIQL_DEFAULT_QUERY } : false,
+    // Tokens travel in headers, never in cookies, so no origin gets credentials.
+    cors: security.corsOrigins === undefined ? undefined : { origin: [...security.corsOrigins], credentials: false, methods: ['GET', 'POST'] },
     renderGraphiQL,
     logging: yogaLogger(logger),
     context: (initial) => createContext(callerOf(initial)),
     plugins: [
       usePersistedQueries(),
       useQueryLimits(),
+      useIntrospectionSwitch(security.introspection),
+      useRateLimits(security),
       // A plain 503 on failure: yoga would otherwise send the error's text to anyone who can
       // reach this unauthenticated endpoint.
       useReadinessCheck({ endpoint: '/readyz', check: () => allReady(readinessChecks) }),

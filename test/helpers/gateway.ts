@@ -11,6 +11,7 @@ import { createExecBroker, type ExecLimits } from '../../src/exec/broker.ts';
 import { createNomadExecTransport } from '../../src/exec/nomad-transport.ts';
 import type { ExecTransport } from '../../src/exec/transport.ts';
 import { nomadReadiness } from '../../src/server/readiness.ts';
+import { DEFAULT_SECURITY, type SecurityOptions } from '../../src/server/security.ts';
 import { startSimulator, type Simulator, type SimulatorOptions } from '../../src/simulator/server.ts';
 import { createWatchHub, type WatchHub, type WatchTiming } from '../../src/watch/watch-hub.ts';
 
@@ -38,6 +39,8 @@ export interface GatewayStackOptions {
   maxSubscriptions?: number;
   /** Overrides of the exec sessions' bounds. */
   execLimits?: Partial<ExecLimits>;
+  /** What the deployment locks down. */
+  security?: Partial<SecurityOptions>;
 }
 
 /**
@@ -59,6 +62,8 @@ export function createGatewayApp(
     execLimits?: Partial<ExecLimits>;
     /** The exec terminal page at /exec; left out, enabled. */
     execPage?: { enabled: boolean };
+    /** What the deployment locks down; left out, the defaults. */
+    security?: Partial<SecurityOptions>;
   } = {},
 ): App {
   const logger = pino({ level: 'silent' });
@@ -92,6 +97,7 @@ export function createGatewayApp(
     logger,
     wsLimits: options.wsLimits,
     execPage: options.execPage ?? { enabled: true },
+    security: { ...DEFAULT_SECURITY, ...options.security },
   });
   return {
     start: (port, host) => app.start(port, host),
@@ -112,6 +118,7 @@ export async function startGatewayStack(options: GatewayStackOptions = {}): Prom
     maxSubscriptions: options.maxSubscriptions,
     execTransport: createNomadExecTransport({ address: sim.url }),
     execLimits: options.execLimits,
+    security: options.security,
   });
   const { url } = await app.start(0);
   return {

@@ -1,10 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { ConfigError, ENVIRONMENT_VARIABLES, helpText, parseConfig, parseFlags } from '../../../src/config.ts';
+import { DEFAULT_SECURITY } from '../../../src/server/security.ts';
 
 describe('parseConfig', () => {
   it('should run over the embedded simulator on loopback port 4000 with no settings', () => {
-    expect(parseConfig({})).toEqual({ port: 4000, host: '127.0.0.1', nomad: undefined, defaultToken: undefined, logLevel: 'info', redis: undefined, watch: { leaseTtlMs: 15_000, waitMs: 55_000, maxSubscriptions: 10_000 } });
+    expect(parseConfig({})).toEqual({ port: 4000, host: '127.0.0.1', nomad: undefined, defaultToken: undefined, logLevel: 'info',
+      redis: undefined,
+      watch: { leaseTtlMs: 15_000, waitMs: 55_000, maxSubscriptions: 10_000 },
+      security: DEFAULT_SECURITY,
+    });
   });
 
   it('should read Nomad\'s own variable names', () => {
@@ -87,5 +92,26 @@ describe('parseConfig', () => {
   it('should be documented: the README\'s configuration table lists every setting', () => {
     const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
     for (const name of ENVIRONMENT_VARIABLES) expect(readme, name).toContain(`| \`${name}\``);
+  });
+
+  it('should read what a deployment locks down', () => {
+    const { security } = parseConfig({
+      GRAPHIQL: 'false',
+      INTROSPECTION: 'no',
+      CORS_ORIGINS: 'https://ui.example.com, http://localhost:5173',
+      MAX_REQUEST_BYTES: '65536',
+      RATE_LIMIT_MUTATIONS_PER_MINUTE: '30',
+      RATE_LIMIT_SUBSCRIPTIONS_PER_MINUTE: '10',
+    });
+    expect(security).toEqual({
+      graphiql: false,
+      introspection: false,
+      corsOrigins: ['https://ui.example.com', 'http://localhost:5173'],
+      maxRequestBytes: 65_536,
+      mutationsPerMinute: 30,
+      subscriptionsPerMinute: 10,
+    });
+    expect(() => parseConfig({ CORS_ORIGINS: 'ui.example.com' })).toThrow(/CORS_ORIGINS must list origins such as https:\/\/ui.example.com/);
+    expect(() => parseConfig({ MAX_REQUEST_BYTES: '10' })).toThrow(/MAX_REQUEST_BYTES must be an integer from 1024/);
   });
 });
