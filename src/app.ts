@@ -3,12 +3,16 @@ import type { AddressInfo } from 'node:net';
 import type { GraphQLSchema } from 'graphql';
 import type { Logger } from 'pino';
 import type { ContextFactory } from './context.ts';
+import type { GatewayMetrics } from './observability/metrics.ts';
 import { ErrorCode } from './error-codes.ts';
 import type { ReadinessCheck } from './server/readiness.ts';
 import { createExecPage, isExecPageRequest } from './server/exec-page.ts';
-import { attachGraphqlWs, type WsLimits } from './server/graphql-ws.ts';
+import { attachGraphqlWs, CLOSE_SERVICE_RESTART, type WsLimits } from './server/graphql-ws.ts';
+import { createHttpDrain } from './server/http-drain.ts';
+import { createMetricsEndpoint, isMetricsRequest } from './server/metrics-endpoint.ts';
 import { createSubgraphYoga, SUBGRAPH_ENDPOINT, SUBGRAPH_WS_LIMITS } from './server/subgraph.ts';
 import { DEFAULT_SECURITY, type SecurityOptions } from './server/security.ts';
+import type { TrustedDocuments } from './server/trusted-documents.ts';
 import { createGatewayYoga } from './server/yoga.ts';
 
 /** Everything the servers need, built by the composition root (`main.ts`, or a test). */
@@ -28,6 +32,13 @@ export interface AppDeps {
   execPage?: { enabled: boolean };
   /** What the deployment locks down; left out, {@link DEFAULT_SECURITY}. GraphiQL off turns the exec page off too. */
   security?: SecurityOptions;
+  /** Trusted-documents mode on `/graphql` (HTTP, SSE and WebSocket): only these run. */
+  trustedDocuments?: TrustedDocuments;
+  /**
+   * Prometheus metrics: served at `/metrics` (no auth, like `/healthz`), with GraphQL operations
+   * and WebSocket connections recorded into them. Left out, there is no `/metrics` and nothing is recorded.
+   */
+  metrics?: GatewayMetrics;
 }
 
 export interface App {
@@ -35,6 +46,25 @@ export interface App {
   start(port: number, host?: string): Promise<{ port: number; url: string }>;
   /** Stops accepting, closes open connections, and resolves when the server is closed. */
   stop(): Promise<void>;
+}
+
+/** The graceful shutdown's steps before `stop()`, in their order (`main.ts` runs them through `server/shutdown.ts`). */
+export interface AppDrain {
+  /**
+   * First step: `/readyz` answers 503 at once (`/healthz` stays 200), the server stops
+   * listening (a new connection is refused), WebSocket upgrades get 503, idle keep-alive
+   * connections close, and responses still to come say `Connection: close`. Requests in flight
+   * go on. Idempotent.
+   */
+  drain(): void;
+  /**
+   * Then: closes every graphql-ws socket with 1012 (service restart), each once its queries and
+   * mutations have answered, and cuts every SSE or multipart stream; their clients connect again,
+   * to another replica. Resolves once every WebSocket is closed.
+   */
+  closeStreams(): Promise<void>;
+  /** Resolves once no HTTP request is in flight. */
+  requestsDone(): Promise<void>;
 }
 
 /**
@@ -64,31 +94,38 @@ function isSubgraphRequest(url: string | undefined): boolean {
 
 /**
  * Wires the GraphQL endpoints onto one node:http server: `/subgraph` serves the Federation v2
- * subgraph, `/exec` the exec terminal page and its files, everything else (`/graphql`, health,
+ * subgraph, `/exec` the exec terminal page and its files, `/metrics` the Prometheus metrics
+ * (when `deps.metrics` is given), everything else (`/graphql`, health,
  * readiness) the gateway's own yoga; both GraphQL paths
  * also take graphql-ws WebSocket connections (and yoga serves SSE on them).
  * Owns the server, not the clients its context factory uses.
  */
-export function createApp(deps: AppDeps): App {
+export function createApp(deps: AppDeps): App & AppDrain {
   const yoga = createGatewayYoga(deps);
   const security = deps.security ?? DEFAULT_SECURITY;
   const execPage = createExecPage({ enabled: (deps.execPage?.enabled ?? true) && security.graphiql, graphqlPath: yoga.graphqlEndpoint });
-  const subgraph = createSubgraphYoga({ schema: deps.subgraphSchema, createContext: deps.createContext, logger: deps.logger });
+  const subgraph = createSubgraphYoga({ schema: deps.subgraphSchema, createContext: deps.createContext, logger: deps.logger, metrics: deps.metrics });
+  const { metrics } = deps;
+  const metricsEndpoint = metrics === undefined ? undefined : createMetricsEndpoint({ registry: metrics.registry, logger: deps.logger });
   const ws = attachGraphqlWs({
     yogaByPath: new Map([
-      [yoga.graphqlEndpoint, { yoga }],
+      [yoga.graphqlEndpoint, { yoga, trustedDocuments: deps.trustedDocuments }],
       [SUBGRAPH_ENDPOINT, { yoga: subgraph, limits: SUBGRAPH_WS_LIMITS }],
     ]),
     logger: deps.logger,
     limits: deps.wsLimits,
+    connections: metrics === undefined ? undefined : { opened: metrics.wsConnectionOpened, closed: metrics.wsConnectionClosed },
   });
+  const http = createHttpDrain();
   let server: Server | undefined;
   return {
     start: async (port, host = '127.0.0.1') => {
       const listening = createServer((req, res) => {
+        if (http.admit(req, res)) return;
         if (refuseLargeBody(req, res, security.maxRequestBytes)) return;
         if (isSubgraphRequest(req.url)) void subgraph(req, res);
         else if (isExecPageRequest(req.url)) execPage(req, res);
+        else if (metricsEndpoint !== undefined && isMetricsRequest(req.url)) metricsEndpoint(req, res);
         else void yoga(req, res);
       });
       // WebSocket upgrades (graphql-ws) on the same paths; anything else that asks to upgrade is refused.
@@ -102,6 +139,17 @@ export function createApp(deps: AppDeps): App {
       const shownHost = address.address === '0.0.0.0' || address.address === '::' ? '127.0.0.1' : address.address;
       return { port: address.port, url: `http://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${address.port}` };
     },
+    drain: () => {
+      if (http.draining) return;
+      http.begin();
+      ws.drain();
+      server?.close(); // Node closes the idle keep-alive connections with it
+    },
+    closeStreams: async () => {
+      http.cutStreams();
+      await ws.closeAll(CLOSE_SERVICE_RESTART, 'Service restart: this gateway replica is shutting down');
+    },
+    requestsDone: () => http.idle(),
     stop: async () => {
       const current = server;
       server = undefined;

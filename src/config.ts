@@ -12,6 +12,11 @@ export interface Config {
   port: number;
   /** `HOST`. @default 127.0.0.1 with the embedded simulator, 0.0.0.0 with NOMAD_ADDR */
   host: string;
+  /**
+   * `SHUTDOWN_TIMEOUT_MS`: on SIGTERM, how long the replica lets in-flight work finish before it
+   * exits anyway, closing what remains (`server/shutdown.ts`). @default 10000
+   */
+  shutdownTimeoutMs: number;
   /** Undefined: run the embedded simulator (no NOMAD_ADDR). */
   nomad: NomadConfig | undefined;
   /** `NOMAD_TOKEN`: used only for callers that send no token of their own. */
@@ -24,6 +29,8 @@ export interface Config {
   watch: WatchConfig;
   /** What the deployment locks down. */
   security: SecurityOptions;
+  /** `TRUSTED_DOCUMENTS`: the manifest's path, read at start. */
+  trustedDocumentsPath: string | undefined;
 }
 
 export interface WatchConfig {
@@ -136,6 +143,7 @@ export const SETTINGS = {
   NOMAD_HTTP_GZIP: setting('NOMAD_HTTP_GZIP', 'Ask Nomad for gzip bodies: worth it over a slow link only.', 'false', boolean),
   PORT: setting('PORT', 'Port to listen on (0: any free one).', '4000', integer(0, 65_535)),
   HOST: setting('HOST', 'Interface to listen on.', '127.0.0.1 with the simulator, 0.0.0.0 with NOMAD_ADDR', text),
+  SHUTDOWN_TIMEOUT_MS: setting('SHUTDOWN_TIMEOUT_MS', 'On SIGTERM, how long in-flight work may take, in ms, before the process exits anyway.', '10000', integer(100, 600_000)),
   LOG_LEVEL: setting('LOG_LEVEL', `pino level: ${LOG_LEVELS.join(', ')}. Tokens are never logged.`, 'info', z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` })),
   REDIS_URL: setting('REDIS_URL', 'Redis shared by the replicas (redis:// or rediss://). Unset: everything stays in this process.', 'unset', text.regex(/^rediss?:\/\//, { error: 'must start with redis:// or rediss://' })),
   REDIS_PREFIX: setting('REDIS_PREFIX', 'Prefix of every Redis key and channel, so gateways can share a Redis.', 'nomadgw:', text),
@@ -145,6 +153,7 @@ export const SETTINGS = {
   GRAPHIQL: setting('GRAPHIQL', 'Serve GraphiQL at /graphql and the terminal page at /exec.', 'true', boolean),
   INTROSPECTION: setting('INTROSPECTION', 'Answer schema introspection (__schema, __type).', 'true', boolean),
   CORS_ORIGINS: setting('CORS_ORIGINS', 'Comma-separated origins browsers may call from (no credentials either way).', 'any origin', text.transform((v) => v.split(',').map((o) => o.trim()).filter((o) => o !== '')).pipe(z.array(z.string().regex(/^https?:\/\/[^/\s]+$/, { error: 'must list origins such as https://ui.example.com' })).min(1))),
+  TRUSTED_DOCUMENTS: setting('TRUSTED_DOCUMENTS', 'A JSON manifest { "<sha256>": "<document>" }: when set, /graphql runs only these, named by hash.', 'unset: any document', text),
   MAX_REQUEST_BYTES: setting('MAX_REQUEST_BYTES', 'Largest request body, in bytes.', '1048576', integer(1_024, 64 * 1024 * 1024)),
   RATE_LIMIT_MUTATIONS_PER_MINUTE: setting('RATE_LIMIT_MUTATIONS_PER_MINUTE', 'Mutations per minute per token (per replica).', '600', integer(1, 1_000_000)),
   RATE_LIMIT_SUBSCRIPTIONS_PER_MINUTE: setting('RATE_LIMIT_SUBSCRIPTIONS_PER_MINUTE', 'New subscriptions and exec sessions per minute per token (per replica).', '600', integer(1, 1_000_000)),
@@ -233,10 +242,12 @@ export function parseConfig(env: Readonly<Record<string, string | undefined>>, a
   return {
     port: v.PORT ?? 4000,
     host: v.HOST ?? (nomad === undefined ? '127.0.0.1' : '0.0.0.0'),
+    shutdownTimeoutMs: v.SHUTDOWN_TIMEOUT_MS ?? 10_000,
     nomad,
     defaultToken: v.NOMAD_TOKEN,
     logLevel: v.LOG_LEVEL ?? 'info',
     redis: v.REDIS_URL === undefined ? undefined : { url: v.REDIS_URL, prefix: v.REDIS_PREFIX ?? 'nomadgw:' },
+    trustedDocumentsPath: v.TRUSTED_DOCUMENTS,
     security: {
       graphiql: v.GRAPHIQL ?? DEFAULT_SECURITY.graphiql,
       introspection: v.INTROSPECTION ?? DEFAULT_SECURITY.introspection,

@@ -23,6 +23,11 @@ export const ErrorCode = {
   SUBSCRIBER_TOO_SLOW: 'SUBSCRIBER_TOO_SLOW',
   /** The replica serves as many subscriptions as it may; another replica may take this one. */
   TOO_MANY_SUBSCRIPTIONS: 'TOO_MANY_SUBSCRIPTIONS',
+  /**
+   * The replica is shutting down (SIGTERM): it takes no new subscription or exec session, and
+   * ends the exec sessions it holds with this. Try again: another replica will answer.
+   */
+  SHUTTING_DOWN: 'SHUTTING_DOWN',
   /** No exec session has this id (it ended, or never existed). */
   EXEC_SESSION_NOT_FOUND: 'EXEC_SESSION_NOT_FOUND',
   /** Too many exec sessions for this token or this replica. */
@@ -35,6 +40,8 @@ export const ErrorCode = {
   RATE_LIMITED: 'RATE_LIMITED',
   /** The request body is larger than the gateway takes. */
   REQUEST_TOO_LARGE: 'REQUEST_TOO_LARGE',
+  /** Trusted-documents mode: only the deployment's own documents run, named by their hash. */
+  PERSISTED_QUERY_ONLY: 'PERSISTED_QUERY_ONLY',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

@@ -21,6 +21,13 @@ export interface LiveParts {
   replicaId: string;
   /** Redis, when there is one, for `/readyz`. */
   readiness: ReadinessCheck[];
+  /** The backbone between replicas, for metrics: Redis (connected or not), or this process alone (always connected). */
+  backbone: { readonly kind: 'redis' | 'in-process'; readonly connected: boolean };
+  /**
+   * Shutdown, first: no new subscription or exec session (SHUTTING_DOWN), and the hub's leases
+   * released at once so other replicas lead its watches; open subscriptions and sessions go on.
+   */
+  drain(): Promise<void>;
   /** Ends exec sessions, stops the hub (releasing its leases), then closes the backbone and its connections. */
   close(): Promise<void>;
 }
@@ -89,6 +96,16 @@ export async function createLiveParts(options: {
     exec,
     replicaId,
     readiness,
+    backbone: {
+      kind: redis === undefined ? 'in-process' : 'redis',
+      get connected() {
+        return backbone.connected;
+      },
+    },
+    drain: async () => {
+      exec.drain();
+      await hub.drain();
+    },
     close: async () => {
       await exec.stop();
       await hub.stop();

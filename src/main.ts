@@ -4,6 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { pino } from 'pino';
+import { Registry } from 'prom-client';
 import { createApp } from './app.ts';
 import { createContextFactory } from './context.ts';
 import { createNomadExecTransport } from './exec/nomad-transport.ts';
@@ -11,8 +12,11 @@ import type { ExecTransport } from './exec/transport.ts';
 import { createLiveParts, type LiveParts } from './live.ts';
 import { ConfigError, helpText, parseConfig, parseFlags, type Config } from './config.ts';
 import { createNomadClient, type NomadClient } from './nomad/client.ts';
+import { createGatewayMetrics } from './observability/metrics.ts';
 import { schema, subgraphSchema } from './schema/index.ts';
 import { nomadReadiness } from './server/readiness.ts';
+import { parseTrustedDocuments, type TrustedDocuments } from './server/trusted-documents.ts';
+import { createShutdown } from './server/shutdown.ts';
 import { startSimulator, type Simulator } from './simulator/server.ts';
 
 function loadConfig(): Config {
@@ -44,6 +48,8 @@ function readPem(path: string | undefined, name: string): string | undefined {
 
 const config = loadConfig();
 const logger = pino({ level: config.logLevel, redact: ['req.headers.authorization', 'req.headers["x-nomad-token"]'] });
+// The one registry, served at /metrics; prom-client's global default registry is not used.
+const metrics = createGatewayMetrics(new Registry());
 
 let simulator: Simulator | undefined;
 let nomad: NomadClient;
@@ -56,7 +62,7 @@ if (config.nomad === undefined) {
     churn: { intervalMs: 3_000 },
     timing: { schedulerMs: 500, clientMs: 1_500 },
   });
-  nomad = createNomadClient({ address: simulator.url, gzip: false });
+  nomad = createNomadClient({ address: simulator.url, gzip: false, onExchange: metrics.upstreamExchange });
   execTransport = createNomadExecTransport({ address: simulator.url });
 } else {
   const { nomad: upstream } = config;
@@ -76,6 +82,7 @@ if (config.nomad === undefined) {
     timeoutMs: upstream.timeoutMs,
     gzip: upstream.gzip,
     tls,
+    onExchange: metrics.upstreamExchange,
   });
   execTransport = createNomadExecTransport({ address: upstream.address, region: upstream.region, tls });
 }
@@ -87,6 +94,16 @@ try {
   console.error(`nomad-graphql-gateway: ${error instanceof Error ? error.message : String(error)}`);
   process.exit(2);
 }
+metrics.observeLive(live);
+let trustedDocuments: TrustedDocuments | undefined;
+if (config.trustedDocumentsPath !== undefined) {
+  try {
+    trustedDocuments = parseTrustedDocuments(readFileSync(config.trustedDocumentsPath, 'utf8'));
+  } catch (error) {
+    console.error(`nomad-graphql-gateway: TRUSTED_DOCUMENTS (${config.trustedDocumentsPath}): ${error instanceof Error ? error.message : String(error)}`);
+    process.exit(2);
+  }
+}
 const app = createApp({
   schema,
   subgraphSchema,
@@ -95,24 +112,32 @@ const app = createApp({
   logger,
   execPage: { enabled: true },
   security: config.security,
+  metrics,
+  trustedDocuments,
 });
 const { url } = await app.start(config.port, config.host);
 const upstreamText = simulator === undefined ? `Nomad at ${config.nomad?.address}` : `the embedded Nomad simulator at ${simulator.url} (demo cluster)`;
 logger.info({ replicaId: live.replicaId, url }, `GraphQL gateway ready at ${url}/graphql over ${upstreamText}${config.redis === undefined ? '' : ', sharing watchers through Redis'}`);
 if (config.defaultToken !== undefined) logger.info('NOMAD_TOKEN is set: callers that send no token act with it');
 
-let stopping = false;
-const shutdown = (signal: string): void => {
-  if (stopping) return;
-  stopping = true;
-  logger.info(`${signal}: shutting down`);
-  void (async () => {
-    await app.stop();
-    await live.close();
-    await nomad.close();
-    await simulator?.stop();
-    process.exit(0);
-  })();
-};
-process.on('SIGINT', () => shutdown('SIGINT'));
-process.on('SIGTERM', () => shutdown('SIGTERM'));
+// The order matters; README "Shutdown" says why. A second signal exits at once (130).
+const shutdown = createShutdown({
+  timeoutMs: config.shutdownTimeoutMs,
+  logger,
+  exit: (code) => process.exit(code),
+  steps: [
+    { name: 'stop accepting (readyz 503, listener closed)', run: () => app.drain() },
+    { name: 'refuse new subscriptions, release watch leases', run: () => live.drain() },
+    { name: 'end exec sessions (SHUTTING_DOWN)', run: () => live.exec.stop() },
+    { name: 'close WebSockets (1012) and streams', run: () => app.closeStreams() },
+    { name: 'finish requests in flight', run: () => app.requestsDone() },
+    { name: 'close the server, Redis and Nomad connections', run: async () => {
+      await app.stop();
+      await live.close();
+      await nomad.close();
+      await simulator?.stop();
+    } },
+  ],
+});
+process.on('SIGINT', () => shutdown.signal('SIGINT'));
+process.on('SIGTERM', () => shutdown.signal('SIGTERM'));

@@ -75,7 +75,13 @@ export interface ExecSessions {
 export interface ExecBroker extends ExecSessions {
   /** Sessions held here. */
   sessionCount(): number;
-  /** Ends every session held here and stops answering for them. */
+  /** Shutdown, first: refuses new sessions (SHUTTING_DOWN); the open ones go on until `stop()`. */
+  drain(): void;
+  /**
+   * Ends every session held here (its command too) and stops answering for them. A session's
+   * subscriber gets a last event with SHUTTING_DOWN; this resolves once every subscriber that was
+   * reading has taken it, so a transport closed afterwards has it already. Idempotent.
+   */
   stop(): Promise<void>;
 }
 
@@ -100,6 +106,13 @@ interface Session {
   chain: Promise<unknown>;
   lastActivity: number;
   idleClosed: boolean;
+  /** Ended by `stop()`: its subscriber's last event says SHUTTING_DOWN. */
+  shutDown: boolean;
+  /** Whether a subscriber is reading its events (then `stop()` waits for `finished`). */
+  reading: boolean;
+  /** Settles once its events are over (the last one taken, or the subscriber gone). */
+  finished: Promise<void>;
+  markFinished: () => void;
   unsubscribe: () => Promise<void>;
 }
 
@@ -122,6 +135,10 @@ export function createExecBroker(options: ExecBrokerOptions): ExecBroker {
   const pending = new Map<string, { resolve: (reply: ExecReplyMessage) => void; timer: NodeJS.Timeout }>();
   let replies: Promise<() => Promise<void>> | undefined;
   let stopped = false;
+  let draining = false;
+  let stopping: Promise<void> | undefined;
+  const shuttingDown = (): GraphQLError =>
+    gatewayError(ErrorCode.SHUTTING_DOWN, 'This gateway replica is shutting down; start the exec session again (another replica will take it)');
 
   const idleSweep = setInterval(() => {
     const now = Date.now();
@@ -288,6 +305,7 @@ export function createExecBroker(options: ExecBrokerOptions): ExecBroker {
     const onAbort = (): void => connection.close();
     caller.signal?.addEventListener('abort', onAbort, { once: true });
     const generator = (async function* (): AsyncGenerator<ExecSessionEvent> {
+      session.reading = true;
       try {
         yield { kind: 'started', sessionId: session.id };
         for await (const frame of connection.output) {
@@ -302,10 +320,16 @@ export function createExecBroker(options: ExecBrokerOptions): ExecBroker {
             kind: 'failed',
             error: gatewayError(ErrorCode.EXEC_IDLE_TIMEOUT, `The exec session saw no input or output for ${limits.idleTimeoutMs} ms and was closed`),
           };
+        } else if (session.shutDown) {
+          yield {
+            kind: 'failed',
+            error: gatewayError(ErrorCode.SHUTTING_DOWN, 'The gateway replica is shutting down: this exec session was closed (its command ended); reconnect and start a new one'),
+          };
         } else if (end.kind === 'refused' || end.kind === 'lost') yield { kind: 'failed', error: execEndError(end) };
       } finally {
         caller.signal?.removeEventListener('abort', onAbort);
         release(session);
+        session.markFinished();
       }
     })();
     const iterator: AsyncIterableIterator<ExecSessionEvent> = {
@@ -323,7 +347,7 @@ export function createExecBroker(options: ExecBrokerOptions): ExecBroker {
 
   return {
     async start(request) {
-      if (stopped) throw gatewayError(ErrorCode.UPSTREAM_UNAVAILABLE, 'This gateway replica is shutting down');
+      if (stopped || draining) throw shuttingDown();
       const digest = tokenDigest(request.caller.token);
       if (sessions.size >= limits.sessionsPerReplica) {
         throw gatewayError(ErrorCode.EXEC_SESSION_LIMIT, `This gateway replica holds ${limits.sessionsPerReplica} exec sessions already`, {
@@ -353,8 +377,30 @@ export function createExecBroker(options: ExecBrokerOptions): ExecBroker {
         }),
       ]);
       if (early !== undefined && (early.kind === 'refused' || early.kind === 'lost')) throw execEndError(early);
+      if (stopped) {
+        // `stop()` ran while this session was opening: it would be left out of the ending.
+        connection.close();
+        throw shuttingDown();
+      }
       const id = randomBytes(16).toString('base64url');
-      const session: Session = { id, tokenDigest: digest, tty: request.tty, connection, chain: Promise.resolve(), lastActivity: Date.now(), idleClosed: false, unsubscribe: async () => undefined };
+      let markFinished = (): void => undefined;
+      const finished = new Promise<void>((resolve) => {
+        markFinished = resolve;
+      });
+      const session: Session = {
+        id,
+        tokenDigest: digest,
+        tty: request.tty,
+        connection,
+        chain: Promise.resolve(),
+        lastActivity: Date.now(),
+        idleClosed: false,
+        shutDown: false,
+        reading: false,
+        finished,
+        markFinished,
+        unsubscribe: async () => undefined,
+      };
       sessions.set(id, session);
       perToken.set(digest, (perToken.get(digest) ?? 0) + 1);
       try {
@@ -393,17 +439,30 @@ export function createExecBroker(options: ExecBrokerOptions): ExecBroker {
 
     sessionCount: () => sessions.size,
 
-    async stop() {
-      stopped = true;
-      clearInterval(idleSweep);
-      for (const session of [...sessions.values()]) release(session);
-      for (const [id, waiter] of pending) {
-        clearTimeout(waiter.timer);
-        waiter.resolve({ requestId: id, ok: false, code: ErrorCode.UPSTREAM_UNAVAILABLE, message: 'This gateway replica is shutting down' });
-      }
-      pending.clear();
-      const unsubscribe = await replies?.catch(() => undefined);
-      await unsubscribe?.();
+    drain() {
+      draining = true;
+    },
+
+    stop() {
+      stopping ??= (async () => {
+        stopped = true;
+        clearInterval(idleSweep);
+        const ending = [...sessions.values()];
+        for (const session of ending) {
+          session.shutDown = true;
+          release(session);
+        }
+        for (const [id, waiter] of pending) {
+          clearTimeout(waiter.timer);
+          // Not SHUTTING_DOWN: the holder may have applied it, which UPSTREAM_UNAVAILABLE says (mayHaveApplied).
+          waiter.resolve({ requestId: id, ok: false, code: ErrorCode.UPSTREAM_UNAVAILABLE, message: 'This gateway replica is shutting down' });
+        }
+        pending.clear();
+        await Promise.all(ending.filter((session) => session.reading).map((session) => session.finished));
+        const unsubscribe = await replies?.catch(() => undefined);
+        await unsubscribe?.();
+      })();
+      return stopping;
     },
   };
 }

@@ -18,7 +18,7 @@ import {
 } from './decode.ts';
 import { NomadDecodeError } from './errors.ts';
 import { createNomadTransport } from './http.ts';
-import type { BlockingOptions, NomadHttpRequest, NomadTlsOptions } from './http.ts';
+import type { BlockingOptions, NomadExchange, NomadHttpRequest, NomadTlsOptions } from './http.ts';
 import type { Dispatcher } from 'undici';
 import type {
   AllocListStub,
@@ -185,10 +185,23 @@ export interface NomadClientOptions {
   dispatcher?: Dispatcher;
   /** Ask Nomad for gzip bodies, as its Go client does. @default true */
   gzip?: boolean;
+  /** Told about every HTTP exchange with Nomad, with its route template (metrics); see `http.ts`. */
+  onExchange?: (exchange: NomadExchange) => void;
 }
 
 function segment(id: string): string {
   return encodeURIComponent(id);
+}
+
+/** An endpoint: its path template (what metrics see) and its path with the id filled in. */
+interface Endpoint {
+  route: string;
+  path: string;
+}
+
+/** The endpoint `route` (with at most one `:id`), for `id` (URL-encoded into the path). */
+function endpoint(route: string, id?: string): Endpoint {
+  return { route, path: id === undefined ? route : route.replace(':id', () => segment(id)) };
 }
 
 function flag(value: boolean | undefined): string | undefined {
@@ -214,6 +227,7 @@ export function createNomadClient(options: NomadClientOptions): NomadClient {
     tls: options.tls,
     dispatcher: options.dispatcher,
     gzip: options.gzip,
+    onExchange: options.onExchange,
   });
 
   /** The transport fields shared by every call: defaults merged with per-call options. */
@@ -228,7 +242,7 @@ export function createNomadClient(options: NomadClientOptions): NomadClient {
   }
 
   function read<T>(
-    path: string,
+    at: Endpoint,
     opts: NomadReadOptions,
     decode: (value: unknown) => T,
     params?: NomadHttpRequest<T>['params'],
@@ -236,7 +250,7 @@ export function createNomadClient(options: NomadClientOptions): NomadClient {
     return transport.send({
       ...common(opts),
       method: 'GET',
-      path,
+      ...at,
       params,
       index: opts.index,
       waitMs: opts.waitMs,
@@ -245,14 +259,14 @@ export function createNomadClient(options: NomadClientOptions): NomadClient {
     });
   }
 
-  async function readItem<T>(path: string, opts: NomadReadOptions, decode: (value: unknown) => T) {
-    const { body, meta } = await read(path, opts, decode);
+  async function readItem<T>(at: Endpoint, opts: NomadReadOptions, decode: (value: unknown) => T) {
+    const { body, meta } = await read(at, opts, decode);
     return { item: body, meta };
   }
 
   return {
     async listAllocations(opts = {}) {
-      const { body, meta } = await read('/v1/allocations', opts, decodeAllocListStubs, {
+      const { body, meta } = await read(endpoint('/v1/allocations'), opts, decodeAllocListStubs, {
         prefix: opts.prefix === '' ? undefined : opts.prefix,
         next_token: opts.nextToken === '' ? undefined : opts.nextToken,
         per_page: perPageParam(opts.perPage),
@@ -265,14 +279,14 @@ export function createNomadClient(options: NomadClientOptions): NomadClient {
     },
 
     readAllocation(id, opts = {}) {
-      return readItem(`/v1/allocation/${segment(id)}`, opts, decodeAllocation);
+      return readItem(endpoint('/v1/allocation/:id', id), opts, decodeAllocation);
     },
 
     async stopAllocation(id, opts = {}) {
       const { body } = await transport.send({
         ...common(opts),
         method: 'POST',
-        path: `/v1/allocation/${segment(id)}/stop`,
+        ...endpoint('/v1/allocation/:id/stop', id),
         params: { no_shutdown_delay: flag(opts.noShutdownDelay), reschedule: flag(opts.reschedule) },
         decode: decodeStopResponse,
       });
@@ -283,7 +297,7 @@ export function createNomadClient(options: NomadClientOptions): NomadClient {
       const { body } = await transport.send({
         ...common(opts),
         method: 'POST',
-        path: `/v1/client/allocation/${segment(id)}/signal`,
+        ...endpoint('/v1/client/allocation/:id/signal', id),
         body: { Signal: opts.signalName, Task: opts.task ?? '' },
         decode: decodeGenericResponse,
       });
@@ -294,7 +308,7 @@ export function createNomadClient(options: NomadClientOptions): NomadClient {
       const { body } = await transport.send({
         ...common(opts),
         method: 'POST',
-        path: `/v1/client/allocation/${segment(id)}/restart`,
+        ...endpoint('/v1/client/allocation/:id/restart', id),
         body: { TaskName: opts.taskName ?? '', AllTasks: opts.allTasks ?? false },
         decode: decodeGenericResponse,
       });
@@ -302,40 +316,40 @@ export function createNomadClient(options: NomadClientOptions): NomadClient {
     },
 
     async allocationServices(id, opts = {}) {
-      const { body, meta } = await read(`/v1/allocation/${segment(id)}/services`, opts, decodeServiceRegistrations);
+      const { body, meta } = await read(endpoint('/v1/allocation/:id/services', id), opts, decodeServiceRegistrations);
       return { items: body, meta };
     },
 
     async statusLeader(opts = {}) {
-      const { body } = await read('/v1/status/leader', opts, decodeLeader);
+      const { body } = await read(endpoint('/v1/status/leader'), opts, decodeLeader);
       return body;
     },
 
     async jobServices(jobId, opts = {}) {
-      const { body, meta } = await read(`/v1/job/${segment(jobId)}/services`, opts, decodeServiceRegistrations);
+      const { body, meta } = await read(endpoint('/v1/job/:id/services', jobId), opts, decodeServiceRegistrations);
       return { items: body, meta };
     },
 
     async jobAllocations(jobId, opts = {}) {
-      const { body, meta } = await read(`/v1/job/${segment(jobId)}/allocations`, opts, decodeAllocListStubs, { all: flag(opts.all) });
+      const { body, meta } = await read(endpoint('/v1/job/:id/allocations', jobId), opts, decodeAllocListStubs, { all: flag(opts.all) });
       return { items: body, meta };
     },
 
     async nodeAllocations(nodeId, opts = {}) {
-      const { body, meta } = await read(`/v1/node/${segment(nodeId)}/allocations`, opts, decodeAllocations);
+      const { body, meta } = await read(endpoint('/v1/node/:id/allocations', nodeId), opts, decodeAllocations);
       return { items: body, meta };
     },
 
     readJob(id, opts = {}) {
-      return readItem(`/v1/job/${segment(id)}`, opts, decodeJob);
+      return readItem(endpoint('/v1/job/:id', id), opts, decodeJob);
     },
 
     readNode(id, opts = {}) {
-      return readItem(`/v1/node/${segment(id)}`, opts, decodeNode);
+      return readItem(endpoint('/v1/node/:id', id), opts, decodeNode);
     },
 
     readEvaluation(id, opts = {}) {
-      return readItem(`/v1/evaluation/${segment(id)}`, opts, decodeEvaluation);
+      return readItem(endpoint('/v1/evaluation/:id', id), opts, decodeEvaluation);
     },
 
     close() {

@@ -63,6 +63,29 @@ export interface NomadTransportOptions {
    * @default true
    */
   gzip?: boolean;
+  /**
+   * Told about every exchange with Nomad once it ends (metrics). Called before `send` settles; it
+   * must not throw. Carries the route template, never the path (which holds ids) or the token.
+   */
+  onExchange?: (exchange: NomadExchange) => void;
+  /** Milliseconds from an arbitrary origin, for `NomadExchange.durationMs`. @default performance.now */
+  now?: () => number;
+}
+
+/** One HTTP exchange with Nomad, as `onExchange` reports it. */
+export interface NomadExchange {
+  method: NomadHttpRequest<unknown>['method'];
+  /** The request's `route` template, e.g. `/v1/allocation/:id`; `other` when the request named none. */
+  route: string;
+  /**
+   * Nomad's HTTP status; `timeout` when the deadline passed, `aborted` when the caller's signal
+   * fired, `error` when no answer came (connection refused or reset, TLS failure...).
+   */
+  status: number | 'error' | 'timeout' | 'aborted';
+  /** From sending the request to having read the whole body (or to the failure). */
+  durationMs: number;
+  /** Whether it was a blocking query (`index` > 0), which Nomad may hold for up to its wait. */
+  blocking: boolean;
 }
 
 /** The blocking-query options of a read (Nomad's `QueryOptions`). */
@@ -82,6 +105,11 @@ export interface BlockingOptions {
 export interface NomadHttpRequest<T> extends BlockingOptions {
   method: 'GET' | 'POST' | 'PUT';
   path: string;
+  /**
+   * The endpoint's path template with `:name` placeholders (`/v1/allocation/:id`), for
+   * `onExchange`: what metrics are labelled with, since `path` holds ids. @default 'other'
+   */
+  route?: string;
   /** Endpoint query parameters; `undefined` values are left out. */
   params?: Readonly<Record<string, string | undefined>>;
   /** ACL token, sent only as `X-Nomad-Token`; empty or absent means anonymous. */
@@ -340,6 +368,7 @@ export function createNomadTransport(options: NomadTransportOptions): NomadTrans
   }
   const defaultTimeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   callDeadlineMs(defaultTimeoutMs, {}); // validates
+  const now = options.now ?? (() => performance.now());
   const ownsDispatcher = options.dispatcher === undefined;
   const dispatcher: Dispatcher = options.dispatcher ?? buildAgent(options.tls);
   let closing: Promise<void> | undefined;
@@ -377,11 +406,35 @@ export function createNomadTransport(options: NomadTransportOptions): NomadTrans
     }
   }
 
+  /** `exchange`, reported to `onExchange` with how it ended. */
+  async function observedExchange<T>(req: NomadHttpRequest<T>, deadlineMs: number): Promise<RawResponse> {
+    const { onExchange } = options;
+    if (onExchange === undefined) return exchange(req, deadlineMs);
+    const started = now();
+    const report = (status: NomadExchange['status']): void =>
+      onExchange({
+        method: req.method,
+        route: req.route ?? 'other',
+        status,
+        durationMs: now() - started,
+        blocking: req.index !== undefined && req.index > 0n,
+      });
+    let raw: RawResponse;
+    try {
+      raw = await exchange(req, deadlineMs);
+    } catch (error) {
+      report(req.signal !== undefined && isAborted(req.signal) ? 'aborted' : error instanceof NomadTimeoutError ? 'timeout' : 'error');
+      throw error;
+    }
+    report(raw.status);
+    return raw;
+  }
+
   return {
     async send<T>(req: NomadHttpRequest<T>): Promise<NomadHttpResponse<T>> {
       const label = { method: req.method, path: req.path };
       const deadlineMs = callDeadlineMs(req.timeoutMs ?? defaultTimeoutMs, req);
-      const raw = await exchange(req, deadlineMs);
+      const raw = await observedExchange(req, deadlineMs);
       const text = await decompress(raw.bytes, firstHeader(raw.headers['content-encoding']), label);
       const meta = parseQueryMeta(raw.headers);
       if (raw.status !== 200) {

@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { GraphQLError, type ExecutionArgs, type execute, type subscribe } from 'graphql';
+import { GraphQLError, getOperationAST, type ExecutionArgs, type execute, type subscribe } from 'graphql';
 import type { SubscribePayload } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import type { YogaServerInstance } from 'graphql-yoga';
@@ -9,6 +9,8 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import type { CallerInput, Context } from '../context.ts';
 import { ErrorCode } from '../error-codes.ts';
 import { isSendableToken, tokenFromHeaders, type HeaderSource } from '../nomad/token.ts';
+import { trustedQuery, type TrustedDocuments } from './trusted-documents.ts';
+import { REQUEST_ID_HEADER, requestIdFrom } from './request-log.ts';
 
 /** The only WebSocket subprotocol served: graphql-ws's. The legacy `graphql-ws` one is refused. */
 export const GRAPHQL_TRANSPORT_WS = 'graphql-transport-ws';
@@ -36,16 +38,36 @@ export type WsLimits = { readonly [K in keyof typeof WS_LIMITS]: number };
 /** The close code for a client that cannot keep up: 1013 (try again later), which graphql-ws clients retry. */
 export const CLOSE_TOO_SLOW = 1013;
 
+/**
+ * The close code of a replica that shuts down: 1012 (service restart), which graphql-ws clients
+ * (and most WebSocket clients) retry, reaching another replica behind the load balancer.
+ */
+export const CLOSE_SERVICE_RESTART = 1012;
+
+/** How long a client told to go (see `closeAll`) has to answer the close frame before it is cut off. */
+const CLOSE_HANDSHAKE_GRACE_MS = 2_000;
+
 /** What yoga's initial context carries for a WebSocket operation: the caller, already known. */
 export interface WsInitialContext extends Record<string, unknown> {
   caller: CallerInput;
+  /** The connection's request id (its upgrade request's sane `x-request-id`, or a new one), for the request log. */
+  requestId: string;
+}
+
+/** Told when a WebSocket connection on a path opens and when it closes (metrics). */
+export interface WsConnectionObserver {
+  opened(path: string): void;
+  closed(path: string): void;
 }
 
 /**
  * What each WebSocket path serves: the yoga instance whose schema, plugins and context it uses,
  * and bounds of its own where they differ from the transport's.
  */
-export type YogaByPath = ReadonlyMap<string, { yoga: YogaServerInstance<Record<string, unknown>, Context>; limits?: Partial<WsLimits> }>;
+export type YogaByPath = ReadonlyMap<
+  string,
+  { yoga: YogaServerInstance<Record<string, unknown>, Context>; limits?: Partial<WsLimits>; trustedDocuments?: TrustedDocuments }
+>;
 
 /** The `connection_init` payload read as headers: `X-Nomad-Token` or `Authorization`, any case. */
 function payloadHeaders(payload: Record<string, unknown> | undefined): HeaderSource {
@@ -57,6 +79,10 @@ function payloadHeaders(payload: Record<string, unknown> | undefined): HeaderSou
       return null;
     },
   };
+}
+
+function firstHeader(value: string | string[] | undefined): string | undefined {
+  return typeof value === 'string' ? value : value?.[0];
 }
 
 /** The subprotocols a client offered in its upgrade request. */
@@ -74,8 +100,11 @@ function refuseUpgrade(socket: Duplex, status: number, reason: string, message: 
 
 interface ConnectionState {
   caller: CallerInput;
+  requestId: string;
   /** One controller per running operation: completing or closing aborts its upstream calls. */
   operations: Map<string, AbortController>;
+  /** The running queries and mutations (not subscriptions): a shutdown closes the socket once they answered. */
+  requests: Set<string>;
   /** Watches the bytes the client has not taken yet (see {@link watchUnsent}). */
   unsentWatch: NodeJS.Timeout;
 }
@@ -116,16 +145,39 @@ export function attachGraphqlWs(options: {
   logger: Logger;
   /** Overrides of {@link WS_LIMITS} (tests use small ones); each one left out keeps its default. */
   limits?: Partial<WsLimits>;
+  /** Told about every connection accepted and closed (metrics); left out, nobody is. */
+  connections?: WsConnectionObserver;
 }): {
   handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void;
+  /** Shutdown: from now on upgrades are refused with 503 (connect again: another replica answers). */
+  drain(): void;
+  /**
+   * Shutdown: closes every socket with `code` as soon as its queries and mutations have answered
+   * (their `complete` included: a client that misses it would send the operation again, to another
+   * replica, and a mutation would run twice); its subscriptions just end with the socket. A client
+   * that does not answer the close frame within a grace period is cut off. Resolves once every
+   * socket is closed.
+   */
+  closeAll(code: number, reason: string): Promise<void>;
   stop(): Promise<void>;
 } {
   const { yogaByPath, logger } = options;
   const servers = new Map<string, WebSocketServer>();
   const disposers: (() => Promise<void> | void)[] = [];
   const states = new WeakMap<WebSocket, ConnectionState>();
+  let refusing = false;
+  /** Set by `closeAll`: each socket closes with this once its requests have answered. */
+  let closing: { code: number; reason: string } | undefined;
 
-  for (const [path, { yoga, limits: pathLimits }] of yogaByPath) {
+  const closeNow = (socket: WebSocket, { code, reason }: { code: number; reason: string }): void => {
+    if (socket.readyState !== socket.OPEN && socket.readyState !== socket.CONNECTING) return;
+    socket.close(code, reason);
+    const cutOff = setTimeout(() => socket.terminate(), CLOSE_HANDSHAKE_GRACE_MS);
+    cutOff.unref();
+    socket.once('close', () => clearTimeout(cutOff));
+  };
+
+  for (const [path, { yoga, limits: pathLimits, trustedDocuments }] of yogaByPath) {
     const limits: WsLimits = { ...WS_LIMITS, ...options.limits, ...pathLimits };
     const wss = new WebSocketServer({ noServer: true, maxPayload: limits.maxMessageBytes });
     servers.set(path, wss);
@@ -135,7 +187,8 @@ export function attachGraphqlWs(options: {
         onConnect: (ctx) => {
           const token = tokenFromHeaders(payloadHeaders(ctx.connectionParams));
           if (token !== undefined && !isSendableToken(token)) return false; // 4403 Forbidden
-          states.set(ctx.extra.socket, { caller: { token }, operations: new Map(), unsentWatch: watchUnsent(ctx.extra.socket, limits.maxUnsentBytes, logger) });
+          const requestId = requestIdFrom(firstHeader(ctx.extra.request.headers[REQUEST_ID_HEADER]));
+          states.set(ctx.extra.socket, { caller: { token }, requestId, operations: new Map(), requests: new Set(), unsentWatch: watchUnsent(ctx.extra.socket, limits.maxUnsentBytes, logger) });
           return true;
         },
         onSubscribe: async (ctx, id, payload: SubscribePayload): Promise<ExecutionArgs | readonly GraphQLError[]> => {
@@ -150,11 +203,12 @@ export function attachGraphqlWs(options: {
           }
           const controller = new AbortController();
           state.operations.set(id, controller);
-          const initial: WsInitialContext = { caller: { token: state.caller.token, signal: controller.signal }, params: payload };
+          const initial: WsInitialContext = { caller: { token: state.caller.token, signal: controller.signal }, requestId: state.requestId, params: payload };
           const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped(initial);
           let document;
           try {
-            document = parse(payload.query);
+            const query = trustedDocuments === undefined ? payload.query : trustedQuery(trustedDocuments, payload);
+            document = parse(query);
           } catch (error) {
             state.operations.delete(id);
             return [error instanceof GraphQLError ? error : new GraphQLError('Syntax error', { extensions: { code: ErrorCode.BAD_USER_INPUT } })];
@@ -164,6 +218,7 @@ export function attachGraphqlWs(options: {
             state.operations.delete(id);
             return errors;
           }
+          if (getOperationAST(document, payload.operationName)?.operation !== 'subscription') state.requests.add(id);
           const contextValue = await contextFactory();
           return {
             schema,
@@ -186,6 +241,12 @@ export function attachGraphqlWs(options: {
           const state = states.get(ctx.extra.socket);
           state?.operations.get(id)?.abort();
           state?.operations.delete(id);
+          if (state?.requests.delete(id) === true && state.requests.size === 0 && closing !== undefined) {
+            // graphql-ws sends `complete` right after this hook returns: close after it.
+            const { socket } = ctx.extra;
+            const how = closing;
+            setImmediate(() => closeNow(socket, how));
+          }
         },
         onClose: (ctx) => {
           const state = states.get(ctx.extra.socket);
@@ -202,6 +263,10 @@ export function attachGraphqlWs(options: {
 
   return {
     handleUpgrade: (request, socket, head) => {
+      if (refusing) {
+        refuseUpgrade(socket, 503, 'Service Unavailable', 'This gateway replica is shutting down; connect again (another replica will answer)');
+        return;
+      }
       const path = (request.url ?? '/').split('?', 1)[0] ?? '/';
       const wss = servers.get(path);
       if (wss === undefined) {
@@ -221,7 +286,31 @@ export function attachGraphqlWs(options: {
         );
         return;
       }
-      wss.handleUpgrade(request, socket, head, (ws) => wss.emit('connection', ws, request));
+      wss.handleUpgrade(request, socket, head, (ws) => {
+        const { connections } = options;
+        if (connections !== undefined) {
+          connections.opened(path);
+          ws.once('close', () => connections.closed(path));
+        }
+        wss.emit('connection', ws, request);
+      });
+    },
+    drain: () => {
+      refusing = true;
+    },
+    closeAll: async (code, reason) => {
+      refusing = true;
+      closing = { code, reason };
+      // One turn of the event loop first: an operation whose source just ended (an exec session's
+      // last event) sends its `complete` in the microtasks that follow; a client that got the
+      // close before it would send the operation again once reconnected.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      const sockets = [...servers.values()].flatMap((wss) => [...wss.clients]);
+      const closed = sockets.map((socket) => (socket.readyState === socket.CLOSED ? undefined : new Promise<void>((resolve) => socket.once('close', () => resolve()))));
+      for (const socket of sockets) {
+        if ((states.get(socket)?.requests.size ?? 0) === 0) closeNow(socket, { code, reason });
+      }
+      await Promise.all(closed);
     },
     stop: async () => {
       for (const wss of servers.values()) {

@@ -1,6 +1,9 @@
 import type { Logger } from 'pino';
 import type { NomadClient } from '../nomad/client.ts';
 
+/** Where readiness is answered (yoga's readiness plugin; `http-drain.ts` while shutting down). */
+export const READINESS_ENDPOINT = '/readyz';
+
 /** One dependency `/readyz` waits for. `check` resolves true when it is usable. */
 export interface ReadinessCheck {
   name: string;

@@ -2,7 +2,10 @@ import type { GraphQLSchema } from 'graphql';
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import type { Logger } from 'pino';
 import type { WsLimits } from './graphql-ws.ts';
+import type { GatewayMetrics } from '../observability/metrics.ts';
+import { useOperationMetrics } from './operation-metrics.ts';
 import { useQueryLimits } from './query-limits.ts';
+import { useRequestLog } from './request-log.ts';
 import { yogaLogger } from './yoga-logging.ts';
 import type { Context, ContextFactory } from '../context.ts';
 import { callerOf } from './caller.ts';
@@ -23,6 +26,8 @@ export interface SubgraphYogaOptions {
   /** The same context factory as `/graphql`. */
   createContext: ContextFactory;
   logger: Logger;
+  /** Where operations and their error codes are counted; left out, nothing is. */
+  metrics?: GatewayMetrics;
 }
 
 /**
@@ -39,7 +44,11 @@ export function createSubgraphYoga(options: SubgraphYogaOptions): YogaServerInst
     graphiql: false,
     maskedErrors: { isDev: false },
     logging: yogaLogger(logger, 'subgraph: '),
-    plugins: [useQueryLimits()],
+    plugins: [
+      useRequestLog({ logger, endpoint: SUBGRAPH_ENDPOINT }),
+      ...(options.metrics === undefined ? [] : [useOperationMetrics(options.metrics)]),
+      useQueryLimits(),
+    ],
     context: (initial) => createContext(callerOf(initial)),
   });
 }

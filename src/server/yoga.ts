@@ -2,10 +2,14 @@ import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import type { GraphQLSchema } from 'graphql';
 import { createYoga, useReadinessCheck, type YogaServerInstance } from 'graphql-yoga';
 import type { Logger } from 'pino';
+import type { GatewayMetrics } from '../observability/metrics.ts';
+import { useOperationMetrics } from './operation-metrics.ts';
 import { usePersistedQueries } from './persisted-queries.ts';
+import { useTrustedDocuments, type TrustedDocuments } from './trusted-documents.ts';
+import { useRequestLog } from './request-log.ts';
 import { DEFAULT_SECURITY, useIntrospectionSwitch, useRateLimits, type SecurityOptions } from './security.ts';
 import { useQueryLimits } from './query-limits.ts';
-import { allReady, type ReadinessCheck } from './readiness.ts';
+import { allReady, READINESS_ENDPOINT, type ReadinessCheck } from './readiness.ts';
 import { yogaLogger } from './yoga-logging.ts';
 import type { Context, ContextFactory } from '../context.ts';
 import { callerOf } from './caller.ts';
@@ -44,6 +48,10 @@ export interface GatewayYogaOptions {
   logger: Logger;
   /** What the deployment locks down (GraphiQL, introspection, CORS, rate limits). */
   security?: SecurityOptions;
+  /** Where operations and their error codes are counted; left out, nothing is. */
+  metrics?: GatewayMetrics;
+  /** Trusted-documents mode: only these documents run (see trusted-documents.ts). */
+  trustedDocuments?: TrustedDocuments;
 }
 
 /**
@@ -66,13 +74,17 @@ export function createGatewayYoga(options: GatewayYogaOptions): YogaServerInstan
     logging: yogaLogger(logger),
     context: (initial) => createContext(callerOf(initial)),
     plugins: [
-      usePersistedQueries(),
+      // First, so that every operation is seen, those refused by the plugins below included.
+      useRequestLog({ logger, endpoint: '/graphql' }),
+      ...(options.metrics === undefined ? [] : [useOperationMetrics(options.metrics)]),
+      // Trusted documents replace automatic persisted queries: nobody may register new ones.
+      options.trustedDocuments === undefined ? usePersistedQueries() : useTrustedDocuments(options.trustedDocuments),
       useQueryLimits(),
       useIntrospectionSwitch(security.introspection),
       useRateLimits(security),
       // A plain 503 on failure: yoga would otherwise send the error's text to anyone who can
       // reach this unauthenticated endpoint.
-      useReadinessCheck({ endpoint: '/readyz', check: () => allReady(readinessChecks) }),
+      useReadinessCheck({ endpoint: READINESS_ENDPOINT, check: () => allReady(readinessChecks) }),
     ],
   });
 }

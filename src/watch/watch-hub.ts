@@ -66,7 +66,15 @@ export interface WatchHub extends LiveAllocations {
   watches(): { key: string; subscribers: number; leading: boolean }[];
   /** Subscriptions admitted and not ended, over every key. */
   activeSubscriptions(): number;
-  /** Ends every subscription, stops every loop and releases every lease. */
+  /**
+   * Shutdown, first: refuses new subscriptions (SHUTTING_DOWN) and hands every upstream loop over:
+   * stops leading, releases the leases at once and no longer asks for them, so another replica
+   * leads each key without waiting for the TTL (one that serves the key takes it at its next
+   * attempt, within a third of the TTL; one a client reconnects to, at once). The local
+   * subscribers stay open, fed by whichever replica leads now, until `stop()`.
+   */
+  drain(): Promise<void>;
+  /** Ends every subscription, stops every loop and releases every lease; resolves once every watch has left its channel. */
   stop(): Promise<void>;
 }
 
@@ -117,6 +125,8 @@ class KeyWatch {
   private leader: AbortController | undefined;
   private leaseTimer: NodeJS.Timeout | undefined;
   private stopReconnect: (() => void) | undefined;
+  /** Handed over (`handOver`): neither leads nor asks for the lease any more. */
+  private handedOver = false;
   /** Messages that arrived before the first view, applied right after it (see `start`). */
   private early: WatchMessage[] = [];
   /** Resolves once the first view is in place; rejects with the first fetch's error. */
@@ -158,6 +168,7 @@ class KeyWatch {
     // first view's index change nothing here.
     for (const message of this.early.splice(0)) this.apply(message);
     this.stopReconnect = this.hub.backbone.onReconnect(() => void this.resync('backbone reconnected'));
+    if (this.handedOver || this.stopping.signal.aborted) return;
     const { leaseTtlMs } = this.hub.timing;
     this.leaseTimer = setInterval(() => void this.tendLease(), Math.max(50, Math.floor(leaseTtlMs / 3)));
     void this.tendLease();
@@ -206,15 +217,15 @@ class KeyWatch {
 
   /** Renews the lease while leading, tries to take it while not: a dead holder is replaced within one TTL. */
   private async tendLease(): Promise<void> {
-    if (this.stopping.signal.aborted) return;
+    if (this.stopping.signal.aborted || this.handedOver) return;
     const { leases, replicaId, timing } = this.hub;
     try {
       const held = this.leading ? await leases.renew(this.leaseKey, replicaId, timing.leaseTtlMs) : false;
-      if (held) return;
+      if (held || this.handedOver) return;
       if (await leases.acquire(this.leaseKey, replicaId, timing.leaseTtlMs)) {
-        // Won while `stop()` ran: it found no lease to give back, so nobody would, and the key
-        // could have no leader on any replica for a whole TTL.
-        if (this.stopping.signal.aborted) await leases.release(this.leaseKey, replicaId);
+        // Won while `stop()` or `handOver()` ran: it found no lease to give back, so nobody would,
+        // and the key could have no leader on any replica for a whole TTL.
+        if (this.stopping.signal.aborted || this.handedOver) await leases.release(this.leaseKey, replicaId);
         else if (!this.leading) this.lead();
       } else if (this.leading) {
         this.leader?.abort();
@@ -428,6 +439,20 @@ class KeyWatch {
     }
   }
 
+  /**
+   * Stops leading and releases the lease if held, and asks for it no more; the subscribers stay,
+   * and so does the channel, on which the next leader (on another replica) publishes.
+   */
+  async handOver(): Promise<void> {
+    if (this.handedOver) return;
+    this.handedOver = true;
+    clearInterval(this.leaseTimer);
+    const wasLeading = this.leading;
+    this.leader?.abort();
+    this.leader = undefined;
+    if (wasLeading) await this.hub.leases.release(this.leaseKey, this.hub.replicaId).catch(() => undefined);
+  }
+
   /** Stops the loop, releases the lease if held, leaves the channel. */
   async stop(): Promise<void> {
     if (this.stopping.signal.aborted) return;
@@ -438,9 +463,10 @@ class KeyWatch {
     this.leader?.abort();
     this.leader = undefined;
     for (const subscriber of this.subscribers) subscriber.end();
+    // The lease first: another replica can lead the key as soon as it is gone.
+    if (wasLeading) await this.hub.leases.release(this.leaseKey, this.hub.replicaId).catch(() => undefined);
     await this.ready.catch(() => undefined);
     await this.unsubscribe?.();
-    if (wasLeading) await this.hub.leases.release(this.leaseKey, this.hub.replicaId).catch(() => undefined);
   }
 }
 
@@ -471,8 +497,17 @@ export function createWatchHub(options: WatchHubOptions): WatchHub {
   const maxSubscriptions = options.maxSubscriptions ?? DEFAULT_MAX_SUBSCRIPTIONS;
   /** Subscriptions admitted and not yet ended (waiting for a first view included). */
   let active = 0;
+  let draining = false;
+  /** Watches stopping after their last subscriber left: `stop()` waits for them (their lease release, on Redis). */
+  const stopping = new Set<Promise<void>>();
+  const stopWatch = (watch: KeyWatch): void => {
+    const stopped = watch.stop();
+    stopping.add(stopped);
+    void stopped.finally(() => stopping.delete(stopped));
+  };
 
   async function subscribe<E extends AllocationChangesEvent | AllocationEvent>(spec: WatchSpec, caller: Caller): Promise<AsyncIterable<E>> {
+    if (draining) throw gatewayError(ErrorCode.SHUTTING_DOWN, 'This gateway replica is shutting down; subscribe again (another replica will take it)');
     if (active >= maxSubscriptions) {
       throw gatewayError(ErrorCode.TOO_MANY_SUBSCRIPTIONS, `This gateway replica serves at most ${maxSubscriptions} subscriptions at once; try again later`, {
         maximum: maxSubscriptions,
@@ -503,7 +538,7 @@ export function createWatchHub(options: WatchHubOptions): WatchHub {
     const forget = (): void => {
       if (current.subscribers.size === 0 && current.pending === 0 && watches.get(key) === current) {
         watches.delete(key);
-        void current.stop();
+        stopWatch(current);
       }
     };
     // Counted while it waits for the first view, so the watch is not stopped under it, but not
@@ -514,7 +549,7 @@ export function createWatchHub(options: WatchHubOptions): WatchHub {
     } catch (error) {
       current.pending -= 1;
       if (watches.get(key) === current) watches.delete(key); // a failed watch is not reused
-      void current.stop();
+      stopWatch(current);
       throw error;
     }
     current.pending -= 1;
@@ -546,10 +581,15 @@ export function createWatchHub(options: WatchHubOptions): WatchHub {
     allocation: (id, caller) => subscribe<AllocationEvent>({ kind: 'allocation', id }, caller),
     watches: () => [...watches.values()].map((w) => ({ key: w.key, subscribers: w.subscribers.size, leading: w.leading })),
     activeSubscriptions: () => active,
+    drain: async () => {
+      draining = true;
+      await Promise.all([...watches.values()].map((w) => w.handOver()));
+    },
     stop: async () => {
+      draining = true;
       const all = [...watches.values()];
       watches.clear();
-      await Promise.all(all.map((w) => w.stop()));
+      await Promise.all([...all.map((w) => w.stop()), ...stopping]);
     },
   };
 }

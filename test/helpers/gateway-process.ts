@@ -23,6 +23,10 @@ export interface GatewayProcess {
   readonly logs: readonly string[];
   /** Whether it has exited. */
   readonly exited: boolean;
+  /** Settles once the process has exited, with its exit code (null when a signal ended it) and that signal. */
+  readonly exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** Sends `signal` and returns at once (see `exit`). */
+  signal(signal: NodeJS.Signals): void;
   /** Sends `signal` and resolves once the process has exited. */
   kill(signal: NodeJS.Signals): Promise<void>;
   /** SIGTERM (the graceful shutdown of main.ts), SIGKILL after 5 s; resolves once it exited. Idempotent. */
@@ -32,8 +36,8 @@ export interface GatewayProcess {
 export interface GatewayProcessOptions {
   /** NOMAD_ADDR: the simulator's URL, or a TCP proxy in front of it. */
   nomadAddr: string;
-  /** REDIS_URL. */
-  redisUrl: string;
+  /** REDIS_URL; left out, the replica shares nothing (live views in-process). */
+  redisUrl?: string;
   name: string;
   /** WATCH_LEASE_TTL_MS. @default 1500 */
   leaseTtlMs?: number;
@@ -85,7 +89,7 @@ export async function startGatewayProcess(options: GatewayProcessOptions): Promi
     ...(process.env['TMPDIR'] === undefined ? {} : { TMPDIR: process.env['TMPDIR'] }),
     NODE_ENV: 'production',
     NOMAD_ADDR: options.nomadAddr,
-    REDIS_URL: options.redisUrl,
+    ...(options.redisUrl === undefined ? {} : { REDIS_URL: options.redisUrl }),
     PORT: '0',
     HOST: '127.0.0.1',
     LOG_LEVEL: 'info',
@@ -94,6 +98,9 @@ export async function startGatewayProcess(options: GatewayProcessOptions): Promi
     ...options.env,
   };
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    child.once('exit', (code, signal) => resolve({ code, signal }));
+  });
   const killOnExit = (): void => {
     child.kill('SIGKILL');
   };
@@ -168,6 +175,10 @@ export async function startGatewayProcess(options: GatewayProcessOptions): Promi
     logs,
     get exited() {
       return hasExited(child);
+    },
+    exit,
+    signal(signal) {
+      if (!hasExited(child)) child.kill(signal);
     },
     async kill(signal) {
       if (!hasExited(child)) child.kill(signal);

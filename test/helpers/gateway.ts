@@ -1,8 +1,9 @@
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { afterAll, beforeAll } from 'vitest';
 import { createApp, type App } from '../../src/app.ts';
 import { createContextFactory } from '../../src/context.ts';
 import { createNomadClient, type NomadClient } from '../../src/nomad/client.ts';
+import type { GatewayMetrics } from '../../src/observability/metrics.ts';
 import { schema, subgraphSchema } from '../../src/schema/index.ts';
 import { createInProcessBackbone } from '../../src/pubsub/in-process-backbone.ts';
 import { createInProcessLeaseStore } from '../../src/pubsub/lease.ts';
@@ -12,6 +13,7 @@ import { createNomadExecTransport } from '../../src/exec/nomad-transport.ts';
 import type { ExecTransport } from '../../src/exec/transport.ts';
 import { nomadReadiness } from '../../src/server/readiness.ts';
 import { DEFAULT_SECURITY, type SecurityOptions } from '../../src/server/security.ts';
+import type { TrustedDocuments } from '../../src/server/trusted-documents.ts';
 import { startSimulator, type Simulator, type SimulatorOptions } from '../../src/simulator/server.ts';
 import { createWatchHub, type WatchHub, type WatchTiming } from '../../src/watch/watch-hub.ts';
 
@@ -41,6 +43,10 @@ export interface GatewayStackOptions {
   execLimits?: Partial<ExecLimits>;
   /** What the deployment locks down. */
   security?: Partial<SecurityOptions>;
+  /** The gateway's logger; left out, one that logs nothing. */
+  logger?: Logger;
+  /** Metrics the gateway records into and serves at /metrics (upstream calls included); left out, none. */
+  metrics?: GatewayMetrics;
 }
 
 /**
@@ -64,9 +70,15 @@ export function createGatewayApp(
     execPage?: { enabled: boolean };
     /** What the deployment locks down; left out, the defaults. */
     security?: Partial<SecurityOptions>;
+    /** Trusted-documents mode. */
+    trustedDocuments?: TrustedDocuments;
+    /** The gateway's logger; left out, one that logs nothing. */
+    logger?: Logger;
+    /** Served at /metrics, with the hub's, exec broker's and backbone's gauges; left out, no metrics. */
+    metrics?: GatewayMetrics;
   } = {},
 ): App {
-  const logger = pino({ level: 'silent' });
+  const logger = options.logger ?? pino({ level: 'silent' });
   const backbone = createInProcessBackbone();
   const exec = createExecBroker({
     transport: options.execTransport ?? { open: () => Promise.reject(new Error('this test gateway was built without an exec transport')) },
@@ -89,6 +101,16 @@ export function createGatewayApp(
       : undefined;
   const hub = options.hub ?? ownHub;
   if (hub === undefined) throw new Error('unreachable');
+  options.metrics?.observeLive({
+    hub,
+    exec,
+    backbone: {
+      kind: 'in-process',
+      get connected() {
+        return backbone.connected;
+      },
+    },
+  });
   const app = createApp({
     schema,
     subgraphSchema,
@@ -98,6 +120,8 @@ export function createGatewayApp(
     wsLimits: options.wsLimits,
     execPage: options.execPage ?? { enabled: true },
     security: { ...DEFAULT_SECURITY, ...options.security },
+    trustedDocuments: options.trustedDocuments,
+    metrics: options.metrics,
   });
   return {
     start: (port, host) => app.start(port, host),
@@ -112,13 +136,15 @@ export function createGatewayApp(
 /** Starts a simulator and a gateway over it (both on port 0) and stops them when done. */
 export async function startGatewayStack(options: GatewayStackOptions = {}): Promise<GatewayStack & { stop(): Promise<void> }> {
   const sim = await startSimulator({ timing: { schedulerMs: 5, clientMs: 5 }, ...options.simulator });
-  const nomad: NomadClient = createNomadClient({ address: sim.url });
+  const nomad: NomadClient = createNomadClient({ address: sim.url, onExchange: options.metrics?.upstreamExchange });
   const app = createGatewayApp(options.wrapNomad?.(nomad) ?? nomad, {
     defaultToken: options.defaultToken,
     maxSubscriptions: options.maxSubscriptions,
     execTransport: createNomadExecTransport({ address: sim.url }),
     execLimits: options.execLimits,
     security: options.security,
+    logger: options.logger,
+    metrics: options.metrics,
   });
   const { url } = await app.start(0);
   return {

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vites
 import { createNomadClient } from '../../../src/nomad/client.ts';
 import type { NomadClient, NomadClientOptions } from '../../../src/nomad/client.ts';
 import { NomadDecodeError, NomadHttpError, NomadTimeoutError, NomadUnavailableError } from '../../../src/nomad/errors.ts';
-import { createNomadTransport } from '../../../src/nomad/http.ts';
+import { createNomadTransport, type NomadExchange, type NomadHttpRequest } from '../../../src/nomad/http.ts';
 
 const STUB =
   '{"ClientStatus":"running","CreateIndex":10,"CreateTime":1636017249798459000,"DesiredStatus":"run",' +
@@ -296,6 +296,46 @@ describe('Nomad HTTP transport', () => {
     const error = await rejection(client({ address: server.address }).listAllocations({ signal: AbortSignal.abort(reason) }));
     expect(error).toBe(reason);
     expect(server.requests).toHaveLength(0);
+  });
+
+  it('should report every exchange to onExchange with its route template, never its path', async () => {
+    const server = await startServer((req, res) => {
+      if (req.url?.startsWith('/v1/allocation/')) json(res, ALLOC, { 'X-Nomad-Index': '57' });
+      else if (req.url?.startsWith('/v1/node/')) {
+        res.writeHead(404, { 'Content-Type': 'text/plain' });
+        res.end('node not found');
+      } else if (req.url?.startsWith('/v1/evaluation/')) req.socket.destroy();
+      // anything else is never answered
+    });
+    const exchanges: NomadExchange[] = [];
+    let clock = 0;
+    const transport = createNomadTransport({ address: server.address, onExchange: (e) => exchanges.push(e), now: () => (clock += 5) });
+    onTestFinished(() => transport.close());
+    // Each of these fails; what matters is what onExchange heard.
+    const send = (path: string, route: string | undefined, extra: Partial<NomadHttpRequest<unknown>> = {}) =>
+      rejection(transport.send({ method: 'GET', path, route, decode: (v) => v, ...extra }));
+    await transport.send({ method: 'GET', path: '/v1/allocation/a8198d79', route: '/v1/allocation/:id', decode: (v) => v, index: 3n, waitMs: 1_000 });
+    await send('/v1/node/n-secret-id', '/v1/node/:id');
+    await send('/v1/evaluation/e1', '/v1/evaluation/:id');
+    await send('/v1/job/j1', '/v1/job/:id', { timeoutMs: 50 });
+    const controller = new AbortController();
+    const aborted = send('/v1/job/j2', '/v1/job/:id', { signal: controller.signal });
+    await server.nextRequest();
+    controller.abort();
+    await aborted;
+    await send('/v1/job/j3', '/v1/job/:id', { signal: AbortSignal.abort() });
+    await send('/v1/some/thing', undefined, { timeoutMs: 50 });
+
+    expect(exchanges.map((e) => [e.method, e.route, e.status, e.blocking])).toEqual([
+      ['GET', '/v1/allocation/:id', 200, true],
+      ['GET', '/v1/node/:id', 404, false],
+      ['GET', '/v1/evaluation/:id', 'error', false],
+      ['GET', '/v1/job/:id', 'timeout', false],
+      ['GET', '/v1/job/:id', 'aborted', false],
+      ['GET', '/v1/job/:id', 'aborted', false],
+      ['GET', 'other', 'timeout', false],
+    ]);
+    expect(exchanges.every((e) => e.durationMs === 5)).toBe(true);
   });
 
   it('should decode a gzip body', async () => {

@@ -5,8 +5,9 @@ import { DEFAULT_SECURITY } from '../../../src/server/security.ts';
 
 describe('parseConfig', () => {
   it('should run over the embedded simulator on loopback port 4000 with no settings', () => {
-    expect(parseConfig({})).toEqual({ port: 4000, host: '127.0.0.1', nomad: undefined, defaultToken: undefined, logLevel: 'info',
+    expect(parseConfig({})).toEqual({ port: 4000, host: '127.0.0.1', shutdownTimeoutMs: 10_000, nomad: undefined, defaultToken: undefined, logLevel: 'info',
       redis: undefined,
+      trustedDocumentsPath: undefined,
       watch: { leaseTtlMs: 15_000, waitMs: 55_000, maxSubscriptions: 10_000 },
       security: DEFAULT_SECURITY,
     });
@@ -66,6 +67,11 @@ describe('parseConfig', () => {
       maxSubscriptions: 50,
     });
     expect(() => parseConfig({ WATCH_WAIT_MS: '400000' })).toThrow(/WATCH_WAIT_MS must be an integer from 1000 to 300000/);
+  });
+
+  it('should bound the graceful shutdown by SHUTDOWN_TIMEOUT_MS', () => {
+    expect(parseConfig({ SHUTDOWN_TIMEOUT_MS: '2500' }).shutdownTimeoutMs).toBe(2_500);
+    expect(() => parseConfig({ SHUTDOWN_TIMEOUT_MS: '0' })).toThrow(new ConfigError('SHUTDOWN_TIMEOUT_MS must be an integer from 100 to 600000, got "0"'));
   });
 
   it('should take every setting as a flag too, a flag winning over its variable', () => {
