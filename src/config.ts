@@ -251,7 +251,8 @@ export function parseConfig(env: Readonly<Record<string, string | undefined>>, a
     security: {
       graphiql: v.GRAPHIQL ?? DEFAULT_SECURITY.graphiql,
       introspection: v.INTROSPECTION ?? DEFAULT_SECURITY.introspection,
-      corsOrigins: v.CORS_ORIGINS,
+      // With a default token, any page a user of the network opens could act with it: no CORS then.
+      corsOrigins: v.CORS_ORIGINS ?? (v.NOMAD_TOKEN === undefined ? undefined : []),
       maxRequestBytes: v.MAX_REQUEST_BYTES ?? DEFAULT_SECURITY.maxRequestBytes,
       mutationsPerMinute: v.RATE_LIMIT_MUTATIONS_PER_MINUTE ?? DEFAULT_SECURITY.mutationsPerMinute,
       subscriptionsPerMinute: v.RATE_LIMIT_SUBSCRIPTIONS_PER_MINUTE ?? DEFAULT_SECURITY.subscriptionsPerMinute,

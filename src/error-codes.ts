@@ -40,6 +40,8 @@ export const ErrorCode = {
   RATE_LIMITED: 'RATE_LIMITED',
   /** The request body is larger than the gateway takes. */
   REQUEST_TOO_LARGE: 'REQUEST_TOO_LARGE',
+  /** A POST with a form's media type (CSRF prevention): GraphQL requests are JSON. */
+  CSRF_PREVENTED: 'CSRF_PREVENTED',
   /** Trusted-documents mode: only the deployment's own documents run, named by their hash. */
   PERSISTED_QUERY_ONLY: 'PERSISTED_QUERY_ONLY',
 } as const;

@@ -11,7 +11,10 @@ export interface SecurityOptions {
   graphiql: boolean;
   /** Schema introspection (`__schema`, `__type`) (`INTROSPECTION`). */
   introspection: boolean;
-  /** Origins allowed by CORS (`CORS_ORIGINS`); undefined: any origin, no credentials. */
+  /**
+   * Origins allowed by CORS (`CORS_ORIGINS`); undefined: any origin, no credentials; empty: same
+   * origin only (the default when `NOMAD_TOKEN` is set, since any page could then act with it).
+   */
   corsOrigins: readonly string[] | undefined;
   /** Largest request body, in bytes (`MAX_REQUEST_BYTES`). */
   maxRequestBytes: number;
@@ -87,3 +90,26 @@ export function useRateLimits(options: Pick<SecurityOptions, 'mutationsPerMinute
     },
   };
 }
+
+/** Media types of GraphQL requests: JSON, or a bare document. */
+const GRAPHQL_MEDIA_TYPES = /^application\/(json|graphql(-response\+json)?)(\s*;|$)/i;
+
+/**
+ * CSRF prevention on HTTP: a browser sends a cross-site POST without a CORS preflight only with
+ * a form's media types (urlencoded, multipart, text/plain). GraphQL clients send JSON, so such a
+ * POST is refused before it runs (415, CSRF_PREVENTED): it could otherwise carry a mutation made
+ * with the gateway's NOMAD_TOKEN from any page a user of the network opens. GET never runs
+ * mutations (yoga refuses them), and reads need CORS to be read cross-site.
+ */
+export function useCsrfPrevention(): Plugin {
+  return {
+    onRequest({ request, endResponse, fetchAPI }) {
+      if (request.method !== 'POST' || GRAPHQL_MEDIA_TYPES.test(request.headers.get('content-type') ?? '')) return;
+      const body = JSON.stringify({
+        errors: [{ message: 'POST bodies must be application/json (form posts are refused: CSRF prevention)', extensions: { code: ErrorCode.CSRF_PREVENTED } }],
+      });
+      endResponse(new fetchAPI.Response(body, { status: 415, headers: { 'content-type': 'application/json; charset=utf-8' } }));
+    },
+  };
+}
+

@@ -7,7 +7,7 @@ import { useOperationMetrics } from './operation-metrics.ts';
 import { usePersistedQueries } from './persisted-queries.ts';
 import { useTrustedDocuments, type TrustedDocuments } from './trusted-documents.ts';
 import { useRequestLog } from './request-log.ts';
-import { DEFAULT_SECURITY, useIntrospectionSwitch, useRateLimits, type SecurityOptions } from './security.ts';
+import { DEFAULT_SECURITY, useCsrfPrevention, useIntrospectionSwitch, useRateLimits, type SecurityOptions } from './security.ts';
 import { useQueryLimits } from './query-limits.ts';
 import { allReady, READINESS_ENDPOINT, type ReadinessCheck } from './readiness.ts';
 import { yogaLogger } from './yoga-logging.ts';
@@ -69,7 +69,13 @@ export function createGatewayYoga(options: GatewayYogaOptions): YogaServerInstan
     maskedErrors: { isDev: false },
     graphiql: security.graphiql ? { title: 'Nomad GraphQL gateway', defaultQuery: GRAPHIQL_DEFAULT_QUERY } : false,
     // Tokens travel in headers, never in cookies, so no origin gets credentials.
-    cors: security.corsOrigins === undefined ? undefined : { origin: [...security.corsOrigins], credentials: false, methods: ['GET', 'POST'] },
+    // An empty list: same origin only (no CORS headers at all).
+    cors:
+      security.corsOrigins === undefined
+        ? undefined
+        : security.corsOrigins.length === 0
+          ? false
+          : { origin: [...security.corsOrigins], credentials: false, methods: ['GET', 'POST'] },
     renderGraphiQL,
     logging: yogaLogger(logger),
     context: (initial) => createContext(callerOf(initial)),
@@ -80,6 +86,7 @@ export function createGatewayYoga(options: GatewayYogaOptions): YogaServerInstan
       // Trusted documents replace automatic persisted queries: nobody may register new ones.
       options.trustedDocuments === undefined ? usePersistedQueries() : useTrustedDocuments(options.trustedDocuments),
       useQueryLimits(),
+      useCsrfPrevention(),
       useIntrospectionSwitch(security.introspection),
       useRateLimits(security),
       // A plain 503 on failure: yoga would otherwise send the error's text to anyone who can

@@ -43,6 +43,15 @@ describe('the defaults', () => {
     expect(codeOf(asRecord(await response.json()))).toBe('REQUEST_TOO_LARGE');
   });
 
+  it('should refuse a POST with a form\'s media type before it runs (CSRF prevention)', async () => {
+    for (const contentType of ['application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'text/plain']) {
+      const response = await fetch(`${stack.url}/graphql`, { method: 'POST', headers: { 'content-type': contentType }, body: 'query=mutation%20%7B%20__typename%20%7D' });
+      expect(response.status, contentType).toBe(415);
+      expect(codeOf(asRecord(await response.json()))).toBe('CSRF_PREVENTED');
+    }
+    expect((await stack.graphql('{ __typename }')).data).toEqual({ __typename: 'Query' });
+  });
+
   it('should let any origin call without credentials', async () => {
     const response = await fetch(`${stack.url}/graphql`, {
       method: 'OPTIONS',
@@ -115,3 +124,19 @@ describe('a locked-down deployment', () => {
     expect(codeOf(firsts[2] ?? {})).toBe('RATE_LIMITED');
   });
 });
+
+describe('a gateway whose callers without a token act with NOMAD_TOKEN', () => {
+  it('should answer no other origin (no CORS), so no page can act with its token', async () => {
+    const stack = await startGatewayStack({ simulator: { scenario: 'empty' }, defaultToken: 'default-token', security: { corsOrigins: [] } });
+    try {
+      const response = await fetch(`${stack.url}/graphql`, {
+        method: 'OPTIONS',
+        headers: { origin: 'https://anywhere.example', 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' },
+      });
+      expect(response.headers.get('access-control-allow-origin')).toBeNull();
+    } finally {
+      await stack.stop();
+    }
+  });
+});
+

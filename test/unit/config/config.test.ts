@@ -120,4 +120,10 @@ describe('parseConfig', () => {
     expect(() => parseConfig({ CORS_ORIGINS: 'ui.example.com' })).toThrow(/CORS_ORIGINS must list origins such as https:\/\/ui.example.com/);
     expect(() => parseConfig({ MAX_REQUEST_BYTES: '10' })).toThrow(/MAX_REQUEST_BYTES must be an integer from 1024/);
   });
+
+  it('should allow no other origin by default when callers without a token act with NOMAD_TOKEN', () => {
+    expect(parseConfig({}).security.corsOrigins).toBeUndefined();
+    expect(parseConfig({ NOMAD_TOKEN: 'secret' }).security.corsOrigins).toEqual([]);
+    expect(parseConfig({ NOMAD_TOKEN: 'secret', CORS_ORIGINS: 'https://ui.example.com' }).security.corsOrigins).toEqual(['https://ui.example.com']);
+  });
 });
