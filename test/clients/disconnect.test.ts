@@ -6,7 +6,8 @@ import { createNomadClient, type NomadClient } from '../../src/nomad/client.ts';
 import { startSimulator, type Simulator } from '../../src/simulator/server.ts';
 import { createGatewayApp } from '../helpers/gateway.ts';
 import { asArray, asRecord } from '../helpers/http.ts';
-import { deferred, simulatorAllocations, str, type Deferred } from './support.ts';
+import { deferred, type Deferred } from '../helpers/async-queue.ts';
+import { simulatorAllocations, str } from './support.ts';
 
 /**
  * A caller that goes away mid-request takes the gateway's upstream calls with it: the request's

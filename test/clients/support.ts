@@ -144,23 +144,6 @@ export function simulatorNamespacesOfJob(sim: Simulator, jobId: string): string[
   return [...sim.store.jobs.values()].filter((job) => job.ID === jobId).map((job) => job.Namespace).sort();
 }
 
-export interface Deferred<T> {
-  promise: Promise<T>;
-  resolve(value: T): void;
-  reject(error: unknown): void;
-}
-
-/** A promise settled from outside (Node 20 has no Promise.withResolvers). */
-export function deferred<T = void>(): Deferred<T> {
-  let resolve!: (value: T) => void;
-  let reject!: (error: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
-}
-
 /** One request a client really sent, as its fetch saw it. */
 export interface SentRequest {
   method: string;
