@@ -1,10 +1,8 @@
-import { existsSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
 import { chromium, type Browser, type BrowserContext, type Page, type Request } from 'playwright-core';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useGatewayStack, type GatewayStack } from '../helpers/gateway.ts';
-import { CHROMIUM, CHROMIUM_ARGS, MISSING_CHROMIUM, TEST_MS, WAIT_MS, isLocal } from './graphiql-page.ts';
+import { CHROMIUM, CHROMIUM_ARGS, MISSING_CHROMIUM, TEST_MS, WAIT_MS, isLocal, screenshotOnFirstFailure } from './graphiql-page.ts';
 
 /**
  * The exec terminal page (/exec) as a person uses it, in a real Chromium: xterm.js on the exec
@@ -34,7 +32,6 @@ function useExecPage(stack: () => GatewayStack, onReady: () => Promise<void> | v
   let browser: Browser | undefined;
   let context: BrowserContext | undefined;
   let page: Page | undefined;
-  let screenshotTaken = false;
 
   const seen = {
     requests: [] as string[],
@@ -86,17 +83,7 @@ function useExecPage(stack: () => GatewayStack, onReady: () => Promise<void> | v
     });
   }, 4 * WAIT_MS);
 
-  beforeEach(({ onTestFailed }) => {
-    onTestFailed(async ({ task }) => {
-      if (screenshotTaken || page === undefined || page.isClosed()) return;
-      screenshotTaken = true;
-      const path = join(mkdtempSync(join(tmpdir(), 'exec-terminal-failure-')), 'page.png');
-      await page.screenshot({ path, timeout: WAIT_MS }).then(
-        () => console.error(`"${task.name}" failed; screenshot of the page: ${path}`),
-        (error: unknown) => console.error(`"${task.name}" failed; no screenshot: ${String(error)}`),
-      );
-    });
-  });
+  screenshotOnFirstFailure('exec-terminal-failure-', () => page);
 
   afterAll(async () => {
     await context?.close();

@@ -1,4 +1,8 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Page } from 'playwright-core';
+import { beforeEach } from 'vitest';
 
 /**
  * What the GraphiQL browser tests share: how Chromium is launched here, and how a person's view
@@ -83,4 +87,24 @@ export function isLocal(url: string): boolean {
   if (parsed.protocol === 'data:') return true;
   const target = parsed.protocol === 'blob:' ? new URL(parsed.pathname) : parsed;
   return ['http:', 'https:', 'ws:', 'wss:'].includes(target.protocol) && target.hostname === '127.0.0.1';
+}
+
+/**
+ * For the enclosing describe: when a test fails, a screenshot of the page (the first failure
+ * only, later ones usually follow from it), saved under a temporary `<prefix>*` folder.
+ */
+export function screenshotOnFirstFailure(prefix: string, currentPage: () => Page | undefined): void {
+  let taken = false;
+  beforeEach(({ onTestFailed }) => {
+    onTestFailed(async ({ task }) => {
+      const page = currentPage();
+      if (taken || page === undefined || page.isClosed()) return;
+      taken = true;
+      const path = join(mkdtempSync(join(tmpdir(), prefix)), 'page.png');
+      await page.screenshot({ path, timeout: WAIT_MS }).then(
+        () => console.error(`"${task.name}" failed; screenshot of the page: ${path}`),
+        (error: unknown) => console.error(`"${task.name}" failed; no screenshot: ${String(error)}`),
+      );
+    });
+  });
 }

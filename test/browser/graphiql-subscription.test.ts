@@ -1,12 +1,10 @@
-import { existsSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../helpers/async-queue.ts';
 import { useGatewayStack } from '../helpers/gateway.ts';
 import { asRecord } from '../helpers/http.ts';
-import { CHROMIUM, CHROMIUM_ARGS, MISSING_CHROMIUM, RESPONSE_PANE, TEST_MS, WAIT_MS, isLocal, typeQuery, waitForText } from './graphiql-page.ts';
+import { CHROMIUM, CHROMIUM_ARGS, MISSING_CHROMIUM, RESPONSE_PANE, TEST_MS, WAIT_MS, isLocal, typeQuery, waitForText, screenshotOnFirstFailure } from './graphiql-page.ts';
 
 /**
  * A subscription in GraphiQL as a person runs one: typed into the editor of /graphql in a real
@@ -23,7 +21,6 @@ describe('a subscription in GraphiQL in headless Chromium', () => {
   let browser: Browser | undefined;
   let context: BrowserContext | undefined;
   let page: Page | undefined;
-  let screenshotTaken = false;
 
   const requests: string[] = [];
   /** The requests to /graphql that asked for an event stream (SSE). */
@@ -63,17 +60,7 @@ describe('a subscription in GraphiQL in headless Chromium', () => {
     page.on('websocket', (socket) => requests.push(socket.url()));
   }, 4 * WAIT_MS);
 
-  beforeEach(({ onTestFailed }) => {
-    onTestFailed(async ({ task }) => {
-      if (screenshotTaken || page === undefined || page.isClosed()) return;
-      screenshotTaken = true;
-      const path = join(mkdtempSync(join(tmpdir(), 'graphiql-failure-')), 'page.png');
-      await page.screenshot({ path, timeout: WAIT_MS }).then(
-        () => console.error(`"${task.name}" failed; screenshot of the page: ${path}`),
-        (error: unknown) => console.error(`"${task.name}" failed; no screenshot: ${String(error)}`),
-      );
-    });
-  });
+  screenshotOnFirstFailure('graphiql-failure-', () => page);
 
   afterAll(async () => {
     await context?.close();

@@ -1,8 +1,6 @@
-import { existsSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeGlobalId } from '../../src/schema/global-id.ts';
 import { useGatewayStack } from '../helpers/gateway.ts';
 import {
@@ -16,6 +14,7 @@ import {
   editorText,
   isLocal,
   typeQuery,
+  screenshotOnFirstFailure,
   waitForText,
 } from './graphiql-page.ts';
 
@@ -32,7 +31,6 @@ describe('GraphiQL in headless Chromium', () => {
   let context: BrowserContext | undefined;
   let page: Page | undefined;
   let allocationIds: string[] = [];
-  let screenshotTaken = false;
 
   const requests: string[] = [];
   const failedRequests: string[] = [];
@@ -76,17 +74,7 @@ describe('GraphiQL in headless Chromium', () => {
     page.on('websocket', (socket) => requests.push(socket.url()));
   }, 4 * WAIT_MS);
 
-  beforeEach(({ onTestFailed }) => {
-    onTestFailed(async ({ task }) => {
-      if (screenshotTaken || page === undefined || page.isClosed()) return;
-      screenshotTaken = true;
-      const path = join(mkdtempSync(join(tmpdir(), 'graphiql-failure-')), 'page.png');
-      await page.screenshot({ path, timeout: WAIT_MS }).then(
-        () => console.error(`"${task.name}" failed; screenshot of the page: ${path}`),
-        (error: unknown) => console.error(`"${task.name}" failed; no screenshot: ${String(error)}`),
-      );
-    });
-  });
+  screenshotOnFirstFailure('graphiql-failure-', () => page);
 
   afterAll(async () => {
     await context?.close();
