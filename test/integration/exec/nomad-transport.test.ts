@@ -9,7 +9,8 @@ import { NomadHttpError, NomadTimeoutError, NomadUnavailableError } from '../../
 import { startSimulator, type Simulator } from '../../../src/simulator/server.ts';
 import { eventually, within } from '../../helpers/async-queue.ts';
 import { startTcpProxy } from '../../helpers/tcp-proxy.ts';
-import { createTestPki, startRawServer, startRecordingExecServer, startTlsTerminator, type TestPki } from './servers.ts';
+import { createTestPki, type TestPki } from '../../helpers/test-pki.ts';
+import { startRawServer, startRecordingExecServer, startTlsTerminator } from './servers.ts';
 
 const WAIT_MS = 10_000;
 const TIMING = { schedulerMs: 5, clientMs: 5 };

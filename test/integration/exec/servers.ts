@@ -3,16 +3,13 @@
  * WebSocket server that records what the gateway sends, a TLS terminator in front of the
  * simulator, and raw TCP servers that refuse an upgrade or never answer.
  */
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import { connect, createServer as createTcpServer, type AddressInfo, type Server, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
 import type { Duplex } from 'node:stream';
-import { join } from 'node:path';
 import { createServer as createTlsServer } from 'node:tls';
 import { WebSocketServer, type WebSocket as ServerSocket } from 'ws';
 import { createAsyncQueue, type AsyncQueue } from '../../helpers/async-queue.ts';
+import type { TestPki } from '../../helpers/test-pki.ts';
 
 /** One exec connection as a recording server saw it. */
 export interface RecordedExec {
@@ -108,33 +105,6 @@ export async function startRawServer(onConnection: (socket: Socket) => void): Pr
   };
 }
 
-/** A throwaway CA, a server certificate for `server.global.nomad` and a client certificate. */
-export interface TestPki {
-  pem(name: 'ca.pem' | 'server.pem' | 'server.key' | 'client.pem' | 'client.key'): string;
-  dispose(): void;
-}
-
-export function createTestPki(): TestPki {
-  const dir = mkdtempSync(join(tmpdir(), 'nomad-exec-tls-'));
-  const run = (...args: string[]): void => {
-    execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
-  };
-  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-  run('req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=Nomad Exec Test CA');
-  for (const [name, usage] of [
-    ['server', 'subjectAltName=DNS:server.global.nomad\nextendedKeyUsage=serverAuth\n'],
-    ['client', 'extendedKeyUsage=clientAuth\n'],
-  ] as const) {
-    run('req', ...ec, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${name}.global.nomad`);
-    writeFileSync(join(dir, `${name}.ext`), usage);
-    const ca = ['-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial'];
-    run('x509', '-req', '-in', `${name}.csr`, ...ca, '-out', `${name}.pem`, '-days', '2', '-extfile', `${name}.ext`);
-  }
-  return {
-    pem: (name) => readFileSync(join(dir, name), 'utf8'),
-    dispose: () => rmSync(dir, { recursive: true, force: true }),
-  };
-}
 
 export interface TlsTerminator {
   /** `https://127.0.0.1:<port>`. */

@@ -1,14 +1,11 @@
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { IncomingHttpHeaders, IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { createServer as createNetServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { createTestPki, type TestPki } from '../../helpers/test-pki.ts';
 import { createNomadClient } from '../../../src/nomad/client.ts';
 import type { NomadClient, NomadClientOptions } from '../../../src/nomad/client.ts';
 import { NomadDecodeError, NomadHttpError, NomadTimeoutError, NomadUnavailableError } from '../../../src/nomad/errors.ts';
@@ -422,29 +419,18 @@ describe('Nomad HTTP transport', () => {
 });
 
 describe('Nomad HTTP transport over TLS', () => {
-  let dir = '';
-  const pem = (name: string): string => readFileSync(join(dir, name), 'utf8');
+  let pki: TestPki | undefined;
+  const pem = (name: Parameters<TestPki['pem']>[0]): string => {
+    if (pki === undefined) throw new Error('no test PKI yet');
+    return pki.pem(name);
+  };
 
   beforeAll(() => {
-    dir = mkdtempSync(join(tmpdir(), 'nomad-tls-'));
-    const run = (...args: string[]): void => {
-      execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
-    };
-    const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-    run('req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=Nomad Test CA');
-    for (const [name, usage] of [
-      ['server', 'subjectAltName=DNS:server.global.nomad\nextendedKeyUsage=serverAuth\n'],
-      ['client', 'extendedKeyUsage=clientAuth\n'],
-    ] as const) {
-      run('req', ...ec, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${name}.global.nomad`);
-      writeFileSync(join(dir, `${name}.ext`), usage);
-      const ca = ['-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial'];
-      run('x509', '-req', '-in', `${name}.csr`, ...ca, '-out', `${name}.pem`, '-days', '2', '-extfile', `${name}.ext`);
-    }
+    pki = createTestPki();
   });
 
   afterAll(() => {
-    if (dir !== '') rmSync(dir, { recursive: true, force: true });
+    pki?.dispose();
   });
 
   function startTlsServer(requireClientCert: boolean): Promise<TestServer> {
