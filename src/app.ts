@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Tracer } from '@opentelemetry/api';
 import type { GraphQLSchema } from 'graphql';
 import type { Logger } from 'pino';
 import type { ContextFactory } from './context.ts';
@@ -39,6 +40,11 @@ export interface AppDeps {
    * and WebSocket connections recorded into them. Left out, there is no `/metrics` and nothing is recorded.
    */
   metrics?: GatewayMetrics;
+  /**
+   * OpenTelemetry: a server span per GraphQL operation on `/graphql` and `/subgraph`, over every
+   * transport. Left out, no spans (the Nomad client makes the client spans: `observability/tracing.ts`).
+   */
+  tracer?: Tracer;
 }
 
 export interface App {
@@ -104,7 +110,7 @@ export function createApp(deps: AppDeps): App & AppDrain {
   const yoga = createGatewayYoga(deps);
   const security = deps.security ?? DEFAULT_SECURITY;
   const execPage = createExecPage({ enabled: (deps.execPage?.enabled ?? true) && security.graphiql, graphqlPath: yoga.graphqlEndpoint });
-  const subgraph = createSubgraphYoga({ schema: deps.subgraphSchema, createContext: deps.createContext, logger: deps.logger, metrics: deps.metrics });
+  const subgraph = createSubgraphYoga({ schema: deps.subgraphSchema, createContext: deps.createContext, logger: deps.logger, metrics: deps.metrics, tracer: deps.tracer });
   const { metrics } = deps;
   const metricsEndpoint = metrics === undefined ? undefined : createMetricsEndpoint({ registry: metrics.registry, logger: deps.logger });
   const ws = attachGraphqlWs({

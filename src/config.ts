@@ -31,6 +31,18 @@ export interface Config {
   security: SecurityOptions;
   /** `TRUSTED_DOCUMENTS`: the manifest's path, read at start. */
   trustedDocumentsPath: string | undefined;
+  /** Undefined: no traces (neither OTLP endpoint variable set). */
+  tracing: TracingConfig | undefined;
+}
+
+export interface TracingConfig {
+  /**
+   * Where spans are sent over OTLP/HTTP: `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`, else
+   * `OTEL_EXPORTER_OTLP_ENDPOINT` followed by `/v1/traces`.
+   */
+  tracesUrl: string;
+  /** `OTEL_SERVICE_NAME`. @default nomad-graphql-gateway */
+  serviceName: string;
 }
 
 export interface WatchConfig {
@@ -100,6 +112,10 @@ const boolean: Check<boolean> = z
 
 const text = z.string();
 
+const httpUrl: Check<string> = text.refine((v) => URL.canParse(v) && ['http:', 'https:'].includes(new URL(v).protocol), {
+  error: 'must be an http:// or https:// URL',
+});
+
 function nomadAddress(value: string): string {
   const withScheme = /^[a-z]+:\/\//i.test(value) ? value : `http://${value}`;
   const url = URL.canParse(withScheme) ? new URL(withScheme) : undefined;
@@ -157,6 +173,9 @@ export const SETTINGS = {
   MAX_REQUEST_BYTES: setting('MAX_REQUEST_BYTES', 'Largest request body, in bytes.', '1048576', integer(1_024, 64 * 1024 * 1024)),
   RATE_LIMIT_MUTATIONS_PER_MINUTE: setting('RATE_LIMIT_MUTATIONS_PER_MINUTE', 'Mutations per minute per token (per replica).', '600', integer(1, 1_000_000)),
   RATE_LIMIT_SUBSCRIPTIONS_PER_MINUTE: setting('RATE_LIMIT_SUBSCRIPTIONS_PER_MINUTE', 'New subscriptions and exec sessions per minute per token (per replica).', '600', integer(1, 1_000_000)),
+  OTEL_EXPORTER_OTLP_ENDPOINT: setting('OTEL_EXPORTER_OTLP_ENDPOINT', 'OpenTelemetry collector (OTLP/HTTP) base URL: traces go to <url>/v1/traces. Unset (and no traces endpoint): no tracing.', 'unset', httpUrl),
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: setting('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', 'Full OTLP/HTTP traces URL; wins over OTEL_EXPORTER_OTLP_ENDPOINT.', 'unset', httpUrl),
+  OTEL_SERVICE_NAME: setting('OTEL_SERVICE_NAME', '`service.name` of the spans.', 'nomad-graphql-gateway', text),
 } as const;
 
 type SettingName = keyof typeof SETTINGS;
@@ -215,6 +234,21 @@ function checkAll(raw: Readonly<Record<string, string | undefined>>): Values {
 }
 
 /**
+ * The traces URL from the OTLP variables: the traces endpoint as given, or `/v1/traces` after the
+ * base endpoint (as the OTLP exporter specification says). Undefined when neither is set.
+ */
+export function otlpTracesUrl(endpoint: string | undefined, tracesEndpoint: string | undefined): string | undefined {
+  if (tracesEndpoint !== undefined) return tracesEndpoint;
+  if (endpoint === undefined) return undefined;
+  return `${endpoint.replace(/\/+$/, '')}/v1/traces`;
+}
+
+function tracingConfig(v: Values): TracingConfig | undefined {
+  const tracesUrl = otlpTracesUrl(v.OTEL_EXPORTER_OTLP_ENDPOINT, v.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT);
+  return tracesUrl === undefined ? undefined : { tracesUrl, serviceName: v.OTEL_SERVICE_NAME ?? 'nomad-graphql-gateway' };
+}
+
+/**
  * The configuration from the environment and the command line (flags win). Pure: throws
  * ConfigError with a message naming the setting; `--help` is the caller's to handle (`parseFlags`).
  */
@@ -248,6 +282,7 @@ export function parseConfig(env: Readonly<Record<string, string | undefined>>, a
     logLevel: v.LOG_LEVEL ?? 'info',
     redis: v.REDIS_URL === undefined ? undefined : { url: v.REDIS_URL, prefix: v.REDIS_PREFIX ?? 'nomadgw:' },
     trustedDocumentsPath: v.TRUSTED_DOCUMENTS,
+    tracing: tracingConfig(v),
     security: {
       graphiql: v.GRAPHIQL ?? DEFAULT_SECURITY.graphiql,
       introspection: v.INTROSPECTION ?? DEFAULT_SECURITY.introspection,

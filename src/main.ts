@@ -10,8 +10,9 @@ import { createContextFactory } from './context.ts';
 import { createNomadExecTransport } from './exec/nomad-transport.ts';
 import type { ExecTransport } from './exec/transport.ts';
 import { createLiveParts, type LiveParts } from './live.ts';
-import { ConfigError, helpText, parseConfig, parseFlags, type Config } from './config.ts';
+import { ConfigError, helpText, parseConfig, parseFlags, type Config, type TracingConfig } from './config.ts';
 import { createNomadClient, type NomadClient } from './nomad/client.ts';
+import type { NomadExchange } from './nomad/http.ts';
 import { createGatewayMetrics } from './observability/metrics.ts';
 import { schema, subgraphSchema } from './schema/index.ts';
 import { nomadReadiness } from './server/readiness.ts';
@@ -36,6 +37,13 @@ function loadConfig(): Config {
   }
 }
 
+async function startOtlpTracing(settings: TracingConfig) {
+  const { otlpSpanProcessor, startTracing } = await import('./observability/tracing.ts');
+  const { upstreamSpans } = await import('./observability/upstream-spans.ts');
+  const started = startTracing({ serviceName: settings.serviceName, serviceVersion: process.env['npm_package_version'], processor: otlpSpanProcessor(settings.tracesUrl) });
+  return { ...started, upstreamSpans: upstreamSpans(started.tracer) };
+}
+
 function readPem(path: string | undefined, name: string): string | undefined {
   if (path === undefined) return undefined;
   try {
@@ -50,6 +58,14 @@ const config = loadConfig();
 const logger = pino({ level: config.logLevel, redact: ['req.headers.authorization', 'req.headers["x-nomad-token"]'] });
 // The one registry, served at /metrics; prom-client's global default registry is not used.
 const metrics = createGatewayMetrics(new Registry());
+// OpenTelemetry only when an OTLP endpoint is set: otherwise not even loaded.
+const tracing = config.tracing === undefined ? undefined : await startOtlpTracing(config.tracing);
+const upstreamSpans = tracing?.upstreamSpans;
+/** Every exchange with Nomad: counted, and traced when tracing is on. */
+const onExchange = (exchange: NomadExchange): void => {
+  metrics.upstreamExchange(exchange);
+  upstreamSpans?.(exchange);
+};
 
 let simulator: Simulator | undefined;
 let nomad: NomadClient;
@@ -62,7 +78,7 @@ if (config.nomad === undefined) {
     churn: { intervalMs: 3_000 },
     timing: { schedulerMs: 500, clientMs: 1_500 },
   });
-  nomad = createNomadClient({ address: simulator.url, gzip: false, onExchange: metrics.upstreamExchange });
+  nomad = createNomadClient({ address: simulator.url, gzip: false, onExchange });
   execTransport = createNomadExecTransport({ address: simulator.url });
 } else {
   const { nomad: upstream } = config;
@@ -82,7 +98,7 @@ if (config.nomad === undefined) {
     timeoutMs: upstream.timeoutMs,
     gzip: upstream.gzip,
     tls,
-    onExchange: metrics.upstreamExchange,
+    onExchange,
   });
   execTransport = createNomadExecTransport({ address: upstream.address, region: upstream.region, tls });
 }
@@ -114,6 +130,7 @@ const app = createApp({
   security: config.security,
   metrics,
   trustedDocuments,
+  tracer: tracing?.tracer,
 });
 const { url } = await app.start(config.port, config.host);
 const upstreamText = simulator === undefined ? `Nomad at ${config.nomad?.address}` : `the embedded Nomad simulator at ${simulator.url} (demo cluster)`;
@@ -137,6 +154,7 @@ const shutdown = createShutdown({
       await nomad.close();
       await simulator?.stop();
     } },
+    { name: 'export the last spans', run: async () => tracing?.shutdown() },
   ],
 });
 process.on('SIGINT', () => shutdown.signal('SIGINT'));

@@ -29,9 +29,27 @@ export interface OperationOutcome {
   errorCodes: string[];
 }
 
+/** An operation as it starts, before its document is read. */
+export interface OperationStart {
+  transport: 'http' | 'ws';
+  requestId: string | undefined;
+  /** The HTTP request (headers for trace context); none over WebSocket. */
+  request: Request | undefined;
+  /**
+   * What identifies the operation in yoga's `instrumentation` payloads: over HTTP the request
+   * (`operation`'s `request`), over WebSocket the envelop context (`execute`'s and `subscribe`'s `context`).
+   */
+  key: object;
+}
+
 export interface OperationOutcomeOptions {
   /** Called once per operation, when it ends. Must not throw. */
-  onOutcome: (outcome: OperationOutcome) => void;
+  onOutcome?: (outcome: OperationOutcome) => void;
+  /**
+   * Called once per operation, when it starts; the function it returns, if any, is called with
+   * the operation's outcome when it ends (after `onOutcome`). Must not throw.
+   */
+  onStart?: (start: OperationStart) => ((outcome: OperationOutcome) => void) | undefined;
   /** The id of an HTTP request (its `x-request-id`), when another plugin gave it one. */
   requestIdOf?: (request: Request) => string | undefined;
   /** Milliseconds from an arbitrary origin. @default performance.now */
@@ -46,6 +64,7 @@ interface Tracked {
   operationType: OperationType;
   errorCodes: string[];
   ended: boolean;
+  onEnd: ((outcome: OperationOutcome) => void) | undefined;
 }
 
 /** A GraphQL name (what an operation name can be), so a client's free text is never taken for one. */
@@ -105,7 +124,7 @@ function isAbort(error: unknown): boolean {
  * bad request bodies are operations too, of type `unknown` when no document was read.
  */
 export function useOperationOutcomes(options: OperationOutcomeOptions): Plugin {
-  const { onOutcome, requestIdOf } = options;
+  const { onOutcome, onStart, requestIdOf } = options;
   const now = options.now ?? (() => performance.now());
   // Keyed by the HTTP request, or over WebSocket by the operation's context object (envelop
   // extends that same object from parse to execution).
@@ -114,15 +133,28 @@ export function useOperationOutcomes(options: OperationOutcomeOptions): Plugin {
   const end = (op: Tracked): void => {
     if (op.ended) return;
     op.ended = true;
-    onOutcome({
+    const outcome: OperationOutcome = {
       transport: op.transport,
       requestId: op.requestId,
       operationName: op.operationName,
       operationType: op.operationType,
       durationMs: now() - op.startedAt,
       errorCodes: op.errorCodes,
-    });
+    };
+    onOutcome?.(outcome);
+    op.onEnd?.(outcome);
   };
+
+  const start = (transport: 'http' | 'ws', requestId: string | undefined, key: object, request: Request | undefined): Tracked => ({
+    transport,
+    requestId,
+    startedAt: now(),
+    operationName: undefined,
+    operationType: 'unknown',
+    errorCodes: [],
+    ended: false,
+    onEnd: onStart?.({ transport, requestId, request, key }),
+  });
 
   /** The operation of an envelop context, started here for a WebSocket operation. */
   const trackedOf = (context: object): Tracked | undefined => {
@@ -131,15 +163,7 @@ export function useOperationOutcomes(options: OperationOutcomeOptions): Plugin {
     let op = tracked.get(context);
     if (op === undefined) {
       const requestId = field(context, 'requestId');
-      op = {
-        transport: 'ws',
-        requestId: typeof requestId === 'string' ? requestId : undefined,
-        startedAt: now(),
-        operationName: undefined,
-        operationType: 'unknown',
-        errorCodes: [],
-        ended: false,
-      };
+      op = start('ws', typeof requestId === 'string' ? requestId : undefined, context, undefined);
       tracked.set(context, op);
     }
     return op;
@@ -161,15 +185,7 @@ export function useOperationOutcomes(options: OperationOutcomeOptions): Plugin {
 
   return {
     onRequest: ({ request }) => {
-      tracked.set(request, {
-        transport: 'http',
-        requestId: requestIdOf?.(request),
-        startedAt: now(),
-        operationName: undefined,
-        operationType: 'unknown',
-        errorCodes: [],
-        ended: false,
-      });
+      tracked.set(request, start('http', requestIdOf?.(request), request, request));
     },
     onParams: ({ request, params }) => {
       const op = tracked.get(request);

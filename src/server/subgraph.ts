@@ -1,9 +1,11 @@
 import type { GraphQLSchema } from 'graphql';
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
+import type { Tracer } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import type { WsLimits } from './graphql-ws.ts';
 import type { GatewayMetrics } from '../observability/metrics.ts';
 import { useOperationMetrics } from './operation-metrics.ts';
+import { useOperationTraces } from './operation-traces.ts';
 import { useQueryLimits } from './query-limits.ts';
 import { useRequestLog } from './request-log.ts';
 import { yogaLogger } from './yoga-logging.ts';
@@ -28,6 +30,8 @@ export interface SubgraphYogaOptions {
   logger: Logger;
   /** Where operations and their error codes are counted; left out, nothing is. */
   metrics?: GatewayMetrics;
+  /** Makes a server span per operation, child of the router's trace context; left out, no spans. */
+  tracer?: Tracer;
 }
 
 /**
@@ -47,6 +51,7 @@ export function createSubgraphYoga(options: SubgraphYogaOptions): YogaServerInst
     plugins: [
       useRequestLog({ logger, endpoint: SUBGRAPH_ENDPOINT }),
       ...(options.metrics === undefined ? [] : [useOperationMetrics(options.metrics)]),
+      ...(options.tracer === undefined ? [] : [useOperationTraces(options.tracer)]),
       useQueryLimits(),
     ],
     context: (initial) => createContext(callerOf(initial)),

@@ -1,9 +1,11 @@
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import type { GraphQLSchema } from 'graphql';
 import { createYoga, useReadinessCheck, type YogaServerInstance } from 'graphql-yoga';
+import type { Tracer } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import type { GatewayMetrics } from '../observability/metrics.ts';
 import { useOperationMetrics } from './operation-metrics.ts';
+import { useOperationTraces } from './operation-traces.ts';
 import { usePersistedQueries } from './persisted-queries.ts';
 import { useTrustedDocuments, type TrustedDocuments } from './trusted-documents.ts';
 import { useRequestLog } from './request-log.ts';
@@ -52,6 +54,8 @@ export interface GatewayYogaOptions {
   metrics?: GatewayMetrics;
   /** Trusted-documents mode: only these documents run (see trusted-documents.ts). */
   trustedDocuments?: TrustedDocuments;
+  /** Makes a server span per operation (`operation-traces.ts`); left out, no spans. */
+  tracer?: Tracer;
 }
 
 /**
@@ -83,6 +87,7 @@ export function createGatewayYoga(options: GatewayYogaOptions): YogaServerInstan
       // First, so that every operation is seen, those refused by the plugins below included.
       useRequestLog({ logger, endpoint: '/graphql' }),
       ...(options.metrics === undefined ? [] : [useOperationMetrics(options.metrics)]),
+      ...(options.tracer === undefined ? [] : [useOperationTraces(options.tracer)]),
       // Trusted documents replace automatic persisted queries: nobody may register new ones.
       options.trustedDocuments === undefined ? usePersistedQueries() : useTrustedDocuments(options.trustedDocuments),
       useQueryLimits(),

@@ -1,9 +1,11 @@
+import type { Tracer } from '@opentelemetry/api';
 import { pino, type Logger } from 'pino';
 import { afterAll, beforeAll } from 'vitest';
 import { createApp, type App } from '../../src/app.ts';
 import { createContextFactory } from '../../src/context.ts';
 import { createNomadClient, type NomadClient } from '../../src/nomad/client.ts';
 import type { GatewayMetrics } from '../../src/observability/metrics.ts';
+import { upstreamSpans } from '../../src/observability/upstream-spans.ts';
 import { schema, subgraphSchema } from '../../src/schema/index.ts';
 import { createInProcessBackbone } from '../../src/pubsub/in-process-backbone.ts';
 import { createInProcessLeaseStore } from '../../src/pubsub/lease.ts';
@@ -47,6 +49,8 @@ export interface GatewayStackOptions {
   logger?: Logger;
   /** Metrics the gateway records into and serves at /metrics (upstream calls included); left out, none. */
   metrics?: GatewayMetrics;
+  /** Spans of operations and of upstream calls, as main.ts makes them with OTLP set; left out, none. */
+  tracer?: Tracer;
 }
 
 /**
@@ -76,6 +80,8 @@ export function createGatewayApp(
     logger?: Logger;
     /** Served at /metrics, with the hub's, exec broker's and backbone's gauges; left out, no metrics. */
     metrics?: GatewayMetrics;
+    /** Server spans of operations (the Nomad client's `onExchange` makes the client spans). */
+    tracer?: Tracer;
   } = {},
 ): App {
   const logger = options.logger ?? pino({ level: 'silent' });
@@ -122,6 +128,7 @@ export function createGatewayApp(
     security: { ...DEFAULT_SECURITY, ...options.security },
     trustedDocuments: options.trustedDocuments,
     metrics: options.metrics,
+    tracer: options.tracer,
   });
   return {
     start: (port, host) => app.start(port, host),
@@ -136,7 +143,15 @@ export function createGatewayApp(
 /** Starts a simulator and a gateway over it (both on port 0) and stops them when done. */
 export async function startGatewayStack(options: GatewayStackOptions = {}): Promise<GatewayStack & { stop(): Promise<void> }> {
   const sim = await startSimulator({ timing: { schedulerMs: 5, clientMs: 5 }, ...options.simulator });
-  const nomad: NomadClient = createNomadClient({ address: sim.url, onExchange: options.metrics?.upstreamExchange });
+  const { metrics, tracer } = options;
+  const spans = tracer === undefined ? undefined : upstreamSpans(tracer);
+  const nomad: NomadClient = createNomadClient({
+    address: sim.url,
+    onExchange: (exchange) => {
+      metrics?.upstreamExchange(exchange);
+      spans?.(exchange);
+    },
+  });
   const app = createGatewayApp(options.wrapNomad?.(nomad) ?? nomad, {
     defaultToken: options.defaultToken,
     maxSubscriptions: options.maxSubscriptions,
@@ -144,7 +159,8 @@ export async function startGatewayStack(options: GatewayStackOptions = {}): Prom
     execLimits: options.execLimits,
     security: options.security,
     logger: options.logger,
-    metrics: options.metrics,
+    metrics,
+    tracer,
   });
   const { url } = await app.start(0);
   return {

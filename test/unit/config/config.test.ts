@@ -126,4 +126,19 @@ describe('parseConfig', () => {
     expect(parseConfig({ NOMAD_TOKEN: 'secret' }).security.corsOrigins).toEqual([]);
     expect(parseConfig({ NOMAD_TOKEN: 'secret', CORS_ORIGINS: 'https://ui.example.com' }).security.corsOrigins).toEqual(['https://ui.example.com']);
   });
+
+  it('should trace only when an OTLP endpoint is set, to the traces URL the OTLP exporter specification gives', () => {
+    expect(parseConfig({}).tracing).toBeUndefined();
+    expect(parseConfig({ OTEL_SERVICE_NAME: 'east' }).tracing).toBeUndefined();
+    expect(parseConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318/' }).tracing).toEqual({
+      tracesUrl: 'http://collector:4318/v1/traces',
+      serviceName: 'nomad-graphql-gateway',
+    });
+    expect(
+      parseConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318', OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'https://traces.example.com/in', OTEL_SERVICE_NAME: 'east' })
+        .tracing,
+    ).toEqual({ tracesUrl: 'https://traces.example.com/in', serviceName: 'east' });
+    expect(parseConfig({}, ['--otel-exporter-otlp-endpoint', 'http://c:4318']).tracing?.tracesUrl).toBe('http://c:4318/v1/traces');
+    expect(() => parseConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4318' })).toThrow(/OTEL_EXPORTER_OTLP_ENDPOINT must be an http:\/\/ or https:\/\/ URL/);
+  });
 });
