@@ -11,9 +11,21 @@ export default defineConfig({
     alias: [{ find: /^graphql$/, replacement: require.resolve('graphql') }],
   },
   test: {
-    include: ['test/**/*.test.ts'],
     testTimeout: 20_000,
     hookTimeout: 20_000,
     pool: 'forks',
+    projects: [
+      { extends: true, test: { name: 'suite', include: ['test/**/*.test.ts'] } },
+      // The gateway suites again on yoga's own pipeline and graphql-js (test/helpers/gateway.ts's
+      // engineUnderTest): every behaviour is proven on the fast path and on the reference one.
+      {
+        extends: true,
+        test: {
+          name: 'reference-engine',
+          include: ['test/integration/gateway/**/*.test.ts', 'test/clients/**/*.test.ts', 'test/integration/federation/**/*.test.ts'],
+          env: { GATEWAY_ENGINE: 'reference' },
+        },
+      },
+    ],
   },
 });

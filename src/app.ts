@@ -14,7 +14,8 @@ import { createMetricsEndpoint, isMetricsRequest } from './server/metrics-endpoi
 import { createSubgraphYoga, SUBGRAPH_ENDPOINT, SUBGRAPH_WS_LIMITS } from './server/subgraph.ts';
 import { DEFAULT_SECURITY, type SecurityOptions } from './server/security.ts';
 import type { TrustedDocuments } from './server/trusted-documents.ts';
-import { createGatewayYoga } from './server/yoga.ts';
+import { corsOptions, createGatewayYoga } from './server/yoga.ts';
+import { createFastPath } from './server/fast-path.ts';
 
 /** Everything the servers need, built by the composition root (`main.ts`, or a test). */
 export interface AppDeps {
@@ -45,6 +46,18 @@ export interface AppDeps {
    * transport. Left out, no spans (the Nomad client makes the client spans: `observability/tracing.ts`).
    */
   tracer?: Tracer;
+  /**
+   * Plain JSON queries and mutations on `/graphql` take the fast path (`server/fast-path.ts`);
+   * false sends every request through yoga's pipeline. Never used with trusted documents.
+   * @default true
+   */
+  fastPath?: boolean;
+  /**
+   * Recurring queries and mutations on `/graphql` run compiled by graphql-jit
+   * (`server/compiled-execution.ts`), once they ran `compileAfter` times on graphql-js; false:
+   * graphql-js only. @default { compileAfter: 1 }
+   */
+  compiledExecution?: { compileAfter: number } | false;
 }
 
 export interface App {
@@ -109,6 +122,7 @@ function isSubgraphRequest(url: string | undefined): boolean {
 export function createApp(deps: AppDeps): App & AppDrain {
   const yoga = createGatewayYoga(deps);
   const security = deps.security ?? DEFAULT_SECURITY;
+  const fastPath = deps.fastPath === false || deps.trustedDocuments !== undefined ? undefined : createFastPath({ yoga, cors: corsOptions(security) });
   const execPage = createExecPage({ enabled: (deps.execPage?.enabled ?? true) && security.graphiql, graphqlPath: yoga.graphqlEndpoint });
   const subgraph = createSubgraphYoga({ schema: deps.subgraphSchema, createContext: deps.createContext, logger: deps.logger, metrics: deps.metrics, tracer: deps.tracer });
   const { metrics } = deps;
@@ -132,7 +146,7 @@ export function createApp(deps: AppDeps): App & AppDrain {
         if (isSubgraphRequest(req.url)) void subgraph(req, res);
         else if (isExecPageRequest(req.url)) execPage(req, res);
         else if (metricsEndpoint !== undefined && isMetricsRequest(req.url)) metricsEndpoint(req, res);
-        else void yoga(req, res);
+        else if (fastPath === undefined || !fastPath(req, res)) void yoga(req, res);
       });
       // WebSocket upgrades (graphql-ws) on the same paths; anything else that asks to upgrade is refused.
       listening.on('upgrade', ws.handleUpgrade);

@@ -131,6 +131,8 @@ const app = createApp({
   metrics,
   trustedDocuments,
   tracer: tracing?.tracer,
+  fastPath: config.fastPath,
+  compiledExecution: config.fastPath ? { compileAfter: 1 } : false,
 });
 const { url } = await app.start(config.port, config.host);
 const upstreamText = simulator === undefined ? `Nomad at ${config.nomad?.address}` : `the embedded Nomad simulator at ${simulator.url} (demo cluster)`;

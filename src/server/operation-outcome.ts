@@ -29,15 +29,21 @@ export interface OperationOutcome {
   errorCodes: string[];
 }
 
+/** Headers to read, e.g. a caller's W3C trace context. */
+export interface HeaderReader {
+  get(name: string): string | null | undefined;
+}
+
 /** An operation as it starts, before its document is read. */
 export interface OperationStart {
   transport: 'http' | 'ws';
   requestId: string | undefined;
-  /** The HTTP request (headers for trace context); none over WebSocket. */
-  request: Request | undefined;
+  /** The HTTP request's headers (trace context); none over WebSocket. */
+  headers: HeaderReader | undefined;
   /**
-   * What identifies the operation in yoga's `instrumentation` payloads: over HTTP the request
-   * (`operation`'s `request`), over WebSocket the envelop context (`execute`'s and `subscribe`'s `context`).
+   * What identifies the operation in yoga's `instrumentation` payloads: for yoga's HTTP pipeline
+   * the request (`operation`'s `request`), otherwise (graphql-ws, the fast path) the envelop
+   * context (`execute`'s and `subscribe`'s `context`).
    */
   key: object;
 }
@@ -58,6 +64,8 @@ export interface OperationOutcomeOptions {
 
 interface Tracked {
   transport: 'http' | 'ws';
+  /** Run by yoga's HTTP pipeline, which ends it at result processing; otherwise by envelop alone. */
+  viaYoga: boolean;
   requestId: string | undefined;
   startedAt: number;
   operationName: string | undefined;
@@ -111,16 +119,21 @@ function requestOf(context: object): object | undefined {
   return typeof request === 'object' && request !== null ? request : undefined;
 }
 
+function isHeaderReader(value: unknown): value is HeaderReader {
+  return typeof value === 'object' && value !== null && 'get' in value && typeof value.get === 'function';
+}
+
 /** The caller went away: the end of an operation, not an error of it. */
 function isAbort(error: unknown): boolean {
   return error instanceof Error && error.name === 'AbortError';
 }
 
 /**
- * Follows every GraphQL operation of one yoga instance to its end and reports how it went: over
- * HTTP from the request to the processed result (a streamed result when its stream ends), over
- * graphql-ws (which runs operations through the same envelop, without yoga's request pipeline)
- * from parse to the end of execution. Parse and validation failures, persisted-query misses and
+ * Follows every GraphQL operation of one yoga instance to its end and reports how it went: through
+ * yoga's HTTP pipeline from the request to the processed result (a streamed result when its stream
+ * ends); over graphql-ws and the HTTP fast path (which run operations through the same envelop,
+ * without yoga's request pipeline; the fast path's context says `transport: 'http'` and carries
+ * its `headers`) from parse to the end of execution. Parse and validation failures, persisted-query misses and
  * bad request bodies are operations too, of type `unknown` when no document was read.
  */
 export function useOperationOutcomes(options: OperationOutcomeOptions): Plugin {
@@ -145,33 +158,37 @@ export function useOperationOutcomes(options: OperationOutcomeOptions): Plugin {
     op.onEnd?.(outcome);
   };
 
-  const start = (transport: 'http' | 'ws', requestId: string | undefined, key: object, request: Request | undefined): Tracked => ({
+  const start = (transport: 'http' | 'ws', requestId: string | undefined, key: object, headers: HeaderReader | undefined, viaYoga: boolean): Tracked => ({
     transport,
+    viaYoga,
     requestId,
     startedAt: now(),
     operationName: undefined,
     operationType: 'unknown',
     errorCodes: [],
     ended: false,
-    onEnd: onStart?.({ transport, requestId, request, key }),
+    onEnd: onStart?.({ transport, requestId, headers, key }),
   });
 
-  /** The operation of an envelop context, started here for a WebSocket operation. */
+  /** The operation of an envelop context, started here when it runs without yoga's HTTP pipeline. */
   const trackedOf = (context: object): Tracked | undefined => {
     const request = requestOf(context);
     if (request !== undefined) return tracked.get(request);
     let op = tracked.get(context);
     if (op === undefined) {
       const requestId = field(context, 'requestId');
-      op = start('ws', typeof requestId === 'string' ? requestId : undefined, context, undefined);
+      // graphql-ws, or the HTTP fast path, which says so (`transport`) and hands over its headers.
+      const http = field(context, 'transport') === 'http';
+      const headers = field(context, 'headers');
+      op = start(http ? 'http' : 'ws', typeof requestId === 'string' ? requestId : undefined, context, http && isHeaderReader(headers) ? headers : undefined, false);
       tracked.set(context, op);
     }
     return op;
   };
 
-  /** Over WebSocket, where no result processing follows, the end of a result or stream is the end. */
+  /** Without yoga's HTTP pipeline no result processing follows: the end of a result or stream is the end. */
   const onResult = (op: Tracked, result: unknown) => {
-    if (op.transport === 'http') return undefined;
+    if (op.viaYoga) return undefined;
     if (!isAsyncIterable(result)) {
       op.errorCodes.push(...resultCodes(result));
       end(op);
@@ -185,7 +202,7 @@ export function useOperationOutcomes(options: OperationOutcomeOptions): Plugin {
 
   return {
     onRequest: ({ request }) => {
-      tracked.set(request, start('http', requestIdOf?.(request), request, request));
+      tracked.set(request, start('http', requestIdOf?.(request), request, request.headers, true));
     },
     onParams: ({ request, params }) => {
       const op = tracked.get(request);
@@ -197,7 +214,7 @@ export function useOperationOutcomes(options: OperationOutcomeOptions): Plugin {
       return ({ result }) => {
         if (op === undefined) return;
         if (result instanceof Error) {
-          if (op.transport === 'ws') {
+          if (!op.viaYoga) {
             op.errorCodes.push(errorCode(result, 'GRAPHQL_PARSE_FAILED'));
             end(op);
           }
@@ -213,7 +230,7 @@ export function useOperationOutcomes(options: OperationOutcomeOptions): Plugin {
     onValidate: ({ context }) => {
       const op = trackedOf(context);
       return ({ valid, result }) => {
-        if (op === undefined || valid || op.transport === 'http') return;
+        if (op === undefined || valid || op.viaYoga) return;
         op.errorCodes.push(...result.map((error) => errorCode(error, 'GRAPHQL_VALIDATION_FAILED')));
         end(op);
       };
@@ -224,7 +241,7 @@ export function useOperationOutcomes(options: OperationOutcomeOptions): Plugin {
     },
     onSubscribe: ({ args }) => {
       const op = trackedOf(args.contextValue);
-      if (op === undefined || op.transport === 'http') return undefined;
+      if (op === undefined || op.viaYoga) return undefined;
       return {
         onSubscribeResult: ({ result }) => onResult(op, result),
         onSubscribeError: ({ error }) => {

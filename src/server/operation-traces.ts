@@ -1,7 +1,7 @@
 import { context, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Context as TraceContext, type TextMapGetter, type Tracer } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import type { Plugin } from 'graphql-yoga';
-import { useOperationOutcomes, type OperationOutcome, type OperationStart } from './operation-outcome.ts';
+import { useOperationOutcomes, type HeaderReader, type OperationOutcome, type OperationStart } from './operation-outcome.ts';
 
 /**
  * W3C `traceparent`/`tracestate` only: what routers and browsers' OpenTelemetry send. The
@@ -9,9 +9,10 @@ import { useOperationOutcomes, type OperationOutcome, type OperationStart } from
  */
 const propagator = new W3CTraceContextPropagator();
 
-const headerGetter: TextMapGetter<Headers> = {
+const headerGetter: TextMapGetter<HeaderReader> = {
   get: (headers, key) => headers.get(key) ?? undefined,
-  keys: (headers) => [...headers.keys()],
+  // Only read by propagators that look for prefixed keys (baggage), which this one is not.
+  keys: () => [],
 };
 
 /**
@@ -50,7 +51,7 @@ export function useOperationTraces(tracer: Tracer): Plugin {
   const running = new WeakMap<object, TraceContext>();
 
   const onStart = (start: OperationStart) => {
-    const parent = start.request === undefined ? ROOT_CONTEXT : propagator.extract(ROOT_CONTEXT, start.request.headers, headerGetter);
+    const parent = start.headers === undefined ? ROOT_CONTEXT : propagator.extract(ROOT_CONTEXT, start.headers, headerGetter);
     const span = tracer.startSpan('GraphQL operation', { kind: SpanKind.SERVER }, parent);
     running.set(start.key, trace.setSpan(parent, span));
     return (outcome: OperationOutcome) => {
@@ -73,7 +74,7 @@ export function useOperationTraces(tracer: Tracer): Plugin {
     instrumentation: {
       // HTTP: from the parsed parameters to the result (context, parse, validate, execute).
       operation: ({ request }, wrapped) => within(request, wrapped),
-      // graphql-ws, which runs operations through envelop without yoga's request pipeline.
+      // graphql-ws and the fast path, which run operations through envelop without yoga's request pipeline.
       execute: ({ context: operation }, wrapped) => within(operation, wrapped),
       subscribe: ({ context: operation }, wrapped) => within(operation, wrapped),
     },

@@ -1,4 +1,5 @@
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
+import type { CORSOptions } from '@whatwg-node/server';
 import type { GraphQLSchema } from 'graphql';
 import { createYoga, useReadinessCheck, type YogaServerInstance } from 'graphql-yoga';
 import type { Tracer } from '@opentelemetry/api';
@@ -11,6 +12,7 @@ import { useTrustedDocuments, type TrustedDocuments } from './trusted-documents.
 import { useRequestLog } from './request-log.ts';
 import { DEFAULT_SECURITY, useCsrfPrevention, useIntrospectionSwitch, useRateLimits, type SecurityOptions } from './security.ts';
 import { useQueryLimits } from './query-limits.ts';
+import { useCompiledExecution } from './compiled-execution.ts';
 import { allReady, READINESS_ENDPOINT, type ReadinessCheck } from './readiness.ts';
 import { yogaLogger } from './yoga-logging.ts';
 import type { Context, ContextFactory } from '../context.ts';
@@ -40,6 +42,17 @@ query Allocations($after: String) {
 }
 `;
 
+/**
+ * yoga's `cors` option for the deployment's allow-list. Tokens travel in headers, never in
+ * cookies, so no listed origin gets credentials. An empty list: same origin only (no CORS headers
+ * at all). No list: any origin (yoga's default).
+ */
+export function corsOptions(security: Pick<SecurityOptions, 'corsOrigins'>): CORSOptions | undefined {
+  if (security.corsOrigins === undefined) return undefined;
+  if (security.corsOrigins.length === 0) return false;
+  return { origin: [...security.corsOrigins], credentials: false, methods: ['GET', 'POST'] };
+}
+
 export interface GatewayYogaOptions {
   /** The schema `/graphql` serves, built once by the composition root. */
   schema: GraphQLSchema;
@@ -56,6 +69,19 @@ export interface GatewayYogaOptions {
   trustedDocuments?: TrustedDocuments;
   /** Makes a server span per operation (`operation-traces.ts`); left out, no spans. */
   tracer?: Tracer;
+  /**
+   * Recurring queries and mutations run compiled by graphql-jit (`compiled-execution.ts`): after
+   * how many runs on graphql-js a document is compiled (0: at once), or false for graphql-js only.
+   * @default { compileAfter: 1 }
+   */
+  compiledExecution?: { compileAfter: number } | false;
+}
+
+/** A document graphql-jit cannot compile runs on graphql-js: slower, so worth a line in the log. */
+function compileLogger(logger: Logger) {
+  return ({ operationName, compiled }: { operationName: string | undefined; compiled: boolean }): void => {
+    if (!compiled) logger.warn({ operationName }, 'graphql-jit cannot compile this operation; it runs on graphql-js');
+  };
 }
 
 /**
@@ -72,14 +98,7 @@ export function createGatewayYoga(options: GatewayYogaOptions): YogaServerInstan
     landingPage: false,
     maskedErrors: { isDev: false },
     graphiql: security.graphiql ? { title: 'Nomad GraphQL gateway', defaultQuery: GRAPHIQL_DEFAULT_QUERY } : false,
-    // Tokens travel in headers, never in cookies, so no origin gets credentials.
-    // An empty list: same origin only (no CORS headers at all).
-    cors:
-      security.corsOrigins === undefined
-        ? undefined
-        : security.corsOrigins.length === 0
-          ? false
-          : { origin: [...security.corsOrigins], credentials: false, methods: ['GET', 'POST'] },
+    cors: corsOptions(security),
     renderGraphiQL,
     logging: yogaLogger(logger),
     context: (initial) => createContext(callerOf(initial)),
@@ -94,6 +113,7 @@ export function createGatewayYoga(options: GatewayYogaOptions): YogaServerInstan
       useCsrfPrevention(),
       useIntrospectionSwitch(security.introspection),
       useRateLimits(security),
+      ...(options.compiledExecution === false ? [] : [useCompiledExecution({ ...options.compiledExecution, onCompile: compileLogger(logger) })]),
       // A plain 503 on failure: yoga would otherwise send the error's text to anyone who can
       // reach this unauthenticated endpoint.
       useReadinessCheck({ endpoint: READINESS_ENDPOINT, check: () => allReady(readinessChecks) }),

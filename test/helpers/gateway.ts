@@ -1,7 +1,7 @@
 import type { Tracer } from '@opentelemetry/api';
 import { pino, type Logger } from 'pino';
 import { afterAll, beforeAll } from 'vitest';
-import { createApp, type App } from '../../src/app.ts';
+import { createApp, type App, type AppDeps } from '../../src/app.ts';
 import { createContextFactory } from '../../src/context.ts';
 import { createNomadClient, type NomadClient } from '../../src/nomad/client.ts';
 import type { GatewayMetrics } from '../../src/observability/metrics.ts';
@@ -54,6 +54,16 @@ export interface GatewayStackOptions {
 }
 
 /**
+ * Which query engine the gateway suites run against. By default the fast one, with every document
+ * compiled at once (so that graphql-jit runs every operation of the suites, not only the second
+ * run of each); with `GATEWAY_ENGINE=reference` (vitest's `reference-engine` project) yoga's own
+ * pipeline and graphql-js, so that every behaviour is proven on both.
+ */
+export function engineUnderTest(): { fastPath: boolean; compiledExecution: { compileAfter: number } | false } {
+  return process.env['GATEWAY_ENGINE'] === 'reference' ? { fastPath: false, compiledExecution: false } : { fastPath: true, compiledExecution: { compileAfter: 0 } };
+}
+
+/**
  * The gateway wired as `main.ts` wires it, over the given Nomad client, logging nothing; live views
  * run in-process (as without REDIS_URL) unless a hub is given. `stop()` stops the hub it made.
  */
@@ -82,6 +92,8 @@ export function createGatewayApp(
     metrics?: GatewayMetrics;
     /** Server spans of operations (the Nomad client's `onExchange` makes the client spans). */
     tracer?: Tracer;
+    /** The query engine; left out, {@link engineUnderTest}. */
+    engine?: Pick<AppDeps, 'fastPath' | 'compiledExecution'>;
   } = {},
 ): App {
   const logger = options.logger ?? pino({ level: 'silent' });
@@ -118,6 +130,7 @@ export function createGatewayApp(
     },
   });
   const app = createApp({
+    ...(options.engine ?? engineUnderTest()),
     schema,
     subgraphSchema,
     createContext: createContextFactory({ nomad, defaultToken: options.defaultToken, live: hub, exec }),

@@ -8,6 +8,8 @@ describe('parseConfig', () => {
     expect(parseConfig({})).toEqual({ port: 4000, host: '127.0.0.1', shutdownTimeoutMs: 10_000, nomad: undefined, defaultToken: undefined, logLevel: 'info',
       redis: undefined,
       trustedDocumentsPath: undefined,
+      tracing: undefined,
+      fastPath: true,
       watch: { leaseTtlMs: 15_000, waitMs: 55_000, maxSubscriptions: 10_000 },
       security: DEFAULT_SECURITY,
     });
@@ -125,6 +127,12 @@ describe('parseConfig', () => {
     expect(parseConfig({}).security.corsOrigins).toBeUndefined();
     expect(parseConfig({ NOMAD_TOKEN: 'secret' }).security.corsOrigins).toEqual([]);
     expect(parseConfig({ NOMAD_TOKEN: 'secret', CORS_ORIGINS: 'https://ui.example.com' }).security.corsOrigins).toEqual(['https://ui.example.com']);
+  });
+
+  it('should turn the fast path and compiled execution off with GRAPHQL_FAST_PATH=false', () => {
+    expect(parseConfig({ GRAPHQL_FAST_PATH: 'false' }).fastPath).toBe(false);
+    expect(parseConfig({}, ['--graphql-fast-path', 'true']).fastPath).toBe(true);
+    expect(() => parseConfig({ GRAPHQL_FAST_PATH: 'sometimes' })).toThrow(/GRAPHQL_FAST_PATH must be true or false/);
   });
 
   it('should trace only when an OTLP endpoint is set, to the traces URL the OTLP exporter specification gives', () => {
