@@ -95,12 +95,21 @@ export interface GatewayOptions {
   env?: Record<string, string>;
 }
 
+/** The node arguments of `npm start` (package.json's start script from `node` on), so the bench runs the gateway as it runs in production. */
+export function npmStartNodeArgs(): string[] {
+  const manifest = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { scripts?: Record<string, string> };
+  const start = manifest.scripts?.['start'] ?? '';
+  const at = start.indexOf('node ');
+  if (at === -1) throw new Error(`package.json's start script does not run node: ${start}`);
+  return start.slice(at + 'node '.length).trim().split(/\s+/);
+}
+
 /** `npm start` (production mode) over `nomadAddr` on an ephemeral port; resolves with its URL once ready. */
 export async function startGatewayProcess(options: GatewayOptions): Promise<BenchProcess & { url: string }> {
   const { process: gateway, match } = await spawnUntil(
     options.name ?? 'gateway',
     process.execPath,
-    ['--import', 'tsx', 'src/main.ts'],
+    npmStartNodeArgs(),
     {
       NODE_ENV: 'production',
       NOMAD_ADDR: options.nomadAddr,
@@ -112,6 +121,18 @@ export async function startGatewayProcess(options: GatewayOptions): Promise<Benc
     /ready at (http:\/\/[^/\s"]+)\/graphql/,
   );
   return Object.assign(gateway, { url: match[1] ?? '' });
+}
+
+/** `bench/floor-server.ts` in `mode` over the simulator at `upstream`; resolves with its URL once it listens. */
+export async function startFloorProcess(mode: 'forward' | 'project', upstream: string): Promise<BenchProcess & { url: string }> {
+  const { process: floor, match } = await spawnUntil(
+    `floor-${mode}`,
+    process.execPath,
+    ['--import', 'tsx', 'bench/floor-server.ts'],
+    { FLOOR_MODE: mode, FLOOR_UPSTREAM: upstream },
+    /floor listening on (http:\/\/\S+)/,
+  );
+  return Object.assign(floor, { url: match[1] ?? '' });
 }
 
 /** A free TCP port on 127.0.0.1. */

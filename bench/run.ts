@@ -9,7 +9,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { startGatewayProcess, startSimulatorProcess, type BenchProcess } from './processes.ts';
+import { startFloorProcess, startGatewayProcess, startSimulatorProcess, type BenchProcess } from './processes.ts';
 import { markdownTable, type BenchRun, type Figure } from './report.ts';
 import { runQueryScenarios } from './scenarios/query.ts';
 
@@ -26,9 +26,13 @@ const GROUPS: Group[] = [
       started.push(sim);
       const gateway = await startGatewayProcess({ nomadAddr: sim.url });
       started.push(gateway);
+      const floorForward = await startFloorProcess('forward', sim.url);
+      started.push(floorForward);
+      const floorProject = await startFloorProcess('project', sim.url);
+      started.push(floorProject);
       // Let the demo cluster's allocations settle, so both sides read the same data.
       await new Promise((resolve) => setTimeout(resolve, quick ? 500 : 3_000));
-      return runQueryScenarios({ simUrl: sim.url, gatewayUrl: gateway.url, quick });
+      return runQueryScenarios({ simUrl: sim.url, gatewayUrl: gateway.url, floorForwardUrl: floorForward.url, floorProjectUrl: floorProject.url, quick });
     },
   },
 ];

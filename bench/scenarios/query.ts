@@ -30,6 +30,9 @@ export const PLAIN_REST_PATH = '/v1/allocations?namespace=*&per_page=100';
 export interface QueryScenarioOptions {
   simUrl: string;
   gatewayUrl: string;
+  /** `bench/floor-server.ts` forwarding Nomad's bytes, and parsing, projecting and re-serialising them. */
+  floorForwardUrl: string;
+  floorProjectUrl: string;
   quick: boolean;
 }
 
@@ -46,16 +49,21 @@ function graphqlTarget(gatewayUrl: string, query: string): LoadTarget {
 /** p50, p99 and throughput of the dashboard page at one concurrency, against both baselines. */
 async function overheadAt(options: QueryScenarioOptions, concurrency: number): Promise<Figure[]> {
   const { quick } = options;
+  const floorTarget = (origin: string): LoadTarget => ({ ...graphqlTarget(origin, DASHBOARD_QUERY), origin });
   const results = await compare(
     {
       gateway: graphqlTarget(options.gatewayUrl, DASHBOARD_QUERY),
       equalWork: { origin: options.simUrl, method: 'GET', path: EQUAL_WORK_PATH },
       plainRest: { origin: options.simUrl, method: 'GET', path: PLAIN_REST_PATH },
+      floorForward: floorTarget(options.floorForwardUrl),
+      floorProject: floorTarget(options.floorProjectUrl),
     },
-    quick ? { concurrency, sliceMs: 150, slices: 2, warmupMs: 100 } : { concurrency, sliceMs: 2_500, slices: concurrency === 1 ? 6 : 4, warmupMs: 2_000 },
+    quick ? { concurrency, sliceMs: 150, slices: 2, warmupMs: 100 } : { concurrency, sliceMs: 2_000, slices: concurrency === 1 ? 6 : 4, warmupMs: 2_000 },
   );
-  const { gateway, equalWork, plainRest } = results;
-  if (gateway === undefined || equalWork === undefined || plainRest === undefined) throw new Error('a target was not measured');
+  const { gateway, equalWork, plainRest, floorForward, floorProject } = results;
+  if (gateway === undefined || equalWork === undefined || plainRest === undefined || floorForward === undefined || floorProject === undefined) {
+    throw new Error('a target was not measured');
+  }
   for (const [name, summary] of Object.entries(results)) {
     if (summary.errors > 0) throw new Error(`${name}: ${summary.errors} of ${summary.requests} requests failed`);
   }
@@ -64,6 +72,11 @@ async function overheadAt(options: QueryScenarioOptions, concurrency: number): P
     figure({ scenario, measure, unit, value: pick(gateway), baseline: { name: 'equal-work call', value: pick(equalWork) }, target });
   const plain = (measure: string, unit: string, pick: (s: LoadSummary) => number): Figure =>
     figure({ scenario, measure, unit, value: pick(gateway), baseline: { name: 'plain REST call', value: pick(plainRest) } });
+  /** A floor process against the equal-work call: where the gateway could be at best. */
+  const floor = (name: string, summary: LoadSummary, measure: string, unit: string, pick: (s: LoadSummary) => number): Figure =>
+    figure({ scenario, measure: `${measure} of the floor: ${name}`, unit, value: pick(summary), baseline: { name: 'equal-work call', value: pick(equalWork) } });
+  const overFloor = (measure: string, unit: string, pick: (s: LoadSummary) => number): Figure =>
+    figure({ scenario, measure: `${measure}, gateway over the parse-and-project floor`, unit, value: pick(gateway), baseline: { name: 'floor: parse, project, write', value: pick(floorProject) } });
   return [
     equal('p50 latency', 'ms', (s) => s.p50Ms, concurrency === 1 ? { of: 'ratio', op: '<=', bound: 1.4 } : undefined),
     plain('p50 latency', 'ms', (s) => s.p50Ms),
@@ -71,6 +84,12 @@ async function overheadAt(options: QueryScenarioOptions, concurrency: number): P
     plain('p99 latency', 'ms', (s) => s.p99Ms),
     equal('throughput', 'req/s', (s) => s.throughput, concurrency === 32 ? { of: 'ratio', op: '>=', bound: 0.6 } : undefined),
     plain('throughput', 'req/s', (s) => s.throughput),
+    floor('forward bytes', floorForward, 'p50 latency', 'ms', (s) => s.p50Ms),
+    floor('parse, project, write', floorProject, 'p50 latency', 'ms', (s) => s.p50Ms),
+    floor('forward bytes', floorForward, 'throughput', 'req/s', (s) => s.throughput),
+    floor('parse, project, write', floorProject, 'throughput', 'req/s', (s) => s.throughput),
+    overFloor('p50 latency', 'ms', (s) => s.p50Ms),
+    overFloor('throughput', 'req/s', (s) => s.throughput),
   ];
 }
 

@@ -267,7 +267,10 @@ describe('Dockerfile', () => {
     expect(runtime).toMatch(/^USER node$/m);
     expect(runtime).toMatch(/^EXPOSE 4000$/m);
     expect(runtime).toMatch(/^HEALTHCHECK [\s\S]*\/healthz/m);
-    expect(runtime).toMatch(/^CMD \["node", "--import", "tsx", "src\/main\.ts"\]$/m);
+    // The same command as `npm start` (its node flags included), without npm in between.
+    const start = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { scripts: Record<string, string> }).scripts['start'] ?? '';
+    const command = start.slice(start.indexOf('node ')).split(' ');
+    expect(runtime).toContain(`CMD ${JSON.stringify(command).replaceAll(',', ', ')}`);
     expect(imageEnv).toEqual({ NODE_ENV: 'production', HOST: '0.0.0.0' });
     expect(unknownVariables(Object.keys(imageEnv))).toEqual([]);
   });
