@@ -70,7 +70,9 @@ export function rssOf(pid: number | undefined): number | undefined {
 }
 
 export interface SimulatorOptions {
-  scenario?: 'demo' | 'empty';
+  scenario?: 'demo' | 'empty' | 'scale';
+  /** SIMULATOR_ALLOCATIONS: how many allocations the `scale` scenario holds. @default the simulator's (100 000) */
+  allocations?: number;
   /** SIMULATOR_CHURN_MS; 0: a still cluster. @default 0 */
   churnMs?: number;
   env?: Record<string, string>;
@@ -82,7 +84,13 @@ export async function startSimulatorProcess(options: SimulatorOptions = {}): Pro
     'simulator',
     process.execPath,
     ['--import', 'tsx', 'src/simulator/main.ts'],
-    { SIMULATOR_PORT: '0', SIMULATOR_SCENARIO: options.scenario ?? 'demo', SIMULATOR_CHURN_MS: String(options.churnMs ?? 0), ...options.env },
+    {
+      SIMULATOR_PORT: '0',
+      SIMULATOR_SCENARIO: options.scenario ?? 'demo',
+      SIMULATOR_CHURN_MS: String(options.churnMs ?? 0),
+      ...(options.allocations === undefined ? {} : { SIMULATOR_ALLOCATIONS: String(options.allocations) }),
+      ...options.env,
+    },
     /listening on (http:\/\/\S+)/,
   );
   return Object.assign(sim, { url: match[1] ?? '' });
@@ -133,6 +141,12 @@ export async function startFloorProcess(mode: 'forward' | 'project', upstream: s
     /floor listening on (http:\/\/\S+)/,
   );
   return Object.assign(floor, { url: match[1] ?? '' });
+}
+
+/** `bench/ws-floor-server.ts`: a process that only holds graphql-ws connections; resolves with its URL once it listens. */
+export async function startWsFloorProcess(): Promise<BenchProcess & { wsUrl: string }> {
+  const { process: floor, match } = await spawnUntil('ws-floor', process.execPath, ['--import', 'tsx', 'bench/ws-floor-server.ts'], {}, /ws floor listening on (ws:\/\/\S+)/);
+  return Object.assign(floor, { wsUrl: match[1] ?? '' });
 }
 
 /** A free TCP port on 127.0.0.1. */

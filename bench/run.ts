@@ -9,9 +9,12 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { startFloorProcess, startGatewayProcess, startSimulatorProcess, type BenchProcess } from './processes.ts';
+import { startFloorProcess, startGatewayProcess, startRedisProcess, startSimulatorProcess, startWsFloorProcess, type BenchProcess } from './processes.ts';
 import { markdownTable, type BenchRun, type Figure } from './report.ts';
+import { runExecScenarios } from './scenarios/exec.ts';
+import { runLiveScenarios } from './scenarios/live.ts';
 import { runQueryScenarios } from './scenarios/query.ts';
+import { runScaleScenarios } from './scenarios/scale.ts';
 
 interface Group {
   name: string;
@@ -34,6 +37,43 @@ const GROUPS: Group[] = [
       await new Promise((resolve) => setTimeout(resolve, quick ? 500 : 3_000));
       return runQueryScenarios({ simUrl: sim.url, gatewayUrl: gateway.url, floorForwardUrl: floorForward.url, floorProjectUrl: floorProject.url, quick });
     },
+  },
+  {
+    name: 'exec',
+    run: async (quick, started) => {
+      const sim = await startSimulatorProcess({ scenario: 'demo' });
+      started.push(sim);
+      const gateway = await startGatewayProcess({ nomadAddr: sim.url });
+      started.push(gateway);
+      // The demo cluster's allocations take a few seconds to run (the scenario waits for a running task).
+      await new Promise((resolve) => setTimeout(resolve, quick ? 500 : 3_000));
+      return runExecScenarios({ simUrl: sim.url, gatewayUrl: gateway.url, quick });
+    },
+  },
+  {
+    name: 'live',
+    run: async (quick, started) => {
+      const sim = await startSimulatorProcess({ scenario: 'demo' });
+      started.push(sim);
+      const redis = await startRedisProcess();
+      started.push(redis);
+      // Every subscriber is anonymous: one rate-limit bucket, so lift the per-token limit.
+      const env = { RATE_LIMIT_SUBSCRIPTIONS_PER_MINUTE: '1000000', WATCH_MAX_SUBSCRIPTIONS: '20000' };
+      const replicas = [];
+      for (const name of ['replica-a', 'replica-b']) {
+        const replica = await startGatewayProcess({ nomadAddr: sim.url, redisUrl: redis.url, name, env });
+        started.push(replica);
+        replicas.push(replica);
+      }
+      const floor = await startWsFloorProcess();
+      started.push(floor);
+      await new Promise((resolve) => setTimeout(resolve, quick ? 500 : 3_000));
+      return runLiveScenarios({ simUrl: sim.url, replicas, floor, quick });
+    },
+  },
+  {
+    name: 'scale',
+    run: (quick, started) => runScaleScenarios({ quick }, started),
   },
 ];
 

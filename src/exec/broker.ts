@@ -15,7 +15,8 @@ import type { Backbone } from '../pubsub/backbone.ts';
 import { tokenDigest } from '../watch/watch-key.ts';
 import { execEndError } from './exec-errors.ts';
 import { decodeExecReply, decodeExecRequest, encodeExecReply, encodeExecRequest, type ExecReplyMessage, type ExecRequestMessage } from './routing-messages.ts';
-import type { ExecConnection, ExecTransport } from './transport.ts';
+import { batchOutput } from './output-batches.ts';
+import type { ExecConnection, ExecOutputFrame, ExecTransport } from './transport.ts';
 
 /** Bounds of exec sessions. */
 export interface ExecLimits {
@@ -27,7 +28,7 @@ export interface ExecLimits {
   maxInputBytes: number;
   /** A session with neither input nor output this long is ended (EXEC_IDLE_TIMEOUT). */
   idleTimeoutMs: number;
-  /** How long a fresh session is watched for Nomad's refusal before `ExecStarted` is sent. */
+  /** How long a fresh session is watched for Nomad's refusal before `ExecStarted` is sent (cut short by its first output). */
   startGraceMs: number;
   /** How long a replica waits for the holder of a session to apply a keystroke. */
   remoteTimeoutMs: number;
@@ -102,6 +103,9 @@ interface Session {
   /** Started with a terminal: only then does a resize mean anything. */
   tty: boolean;
   connection: ExecConnection;
+  /** The connection's output, already asked for its first frame (`firstFrame`) by `start`. */
+  frames: AsyncIterator<ExecOutputFrame>;
+  firstFrame: Promise<IteratorResult<ExecOutputFrame>>;
   /** Stdin writes and resizes, applied one after the other in the order they were accepted. */
   chain: Promise<unknown>;
   lastActivity: number;
@@ -308,10 +312,9 @@ export function createExecBroker(options: ExecBrokerOptions): ExecBroker {
       session.reading = true;
       try {
         yield { kind: 'started', sessionId: session.id };
-        for await (const frame of connection.output) {
-          if (frame.kind !== 'output') continue;
+        for await (const batch of batchOutput(session.frames, session.firstFrame)) {
           session.lastActivity = Date.now();
-          yield { kind: 'output', stream: frame.stream, data: frame.data };
+          yield { kind: 'output', stream: batch.stream, data: batch.data };
         }
         const end = await connection.ended;
         if (end.kind === 'exited') yield { kind: 'exited', exitCode: end.exitCode, signal: end.signal, oomKilled: end.oomKilled };
@@ -369,9 +372,13 @@ export function createExecBroker(options: ExecBrokerOptions): ExecBroker {
         token: request.caller.token,
       });
       // Nomad says no (no alloc-exec, a task that just stopped) right after the handshake, and
-      // says nothing when all is well: give it a moment before calling the session started.
+      // says nothing when all is well: give it a moment before calling the session started, or
+      // less when the command already wrote something (then it runs).
+      const frames = connection.output[Symbol.asyncIterator]();
+      const firstFrame = frames.next();
       const early = await Promise.race([
         connection.ended,
+        firstFrame.then((first) => (first.done === true ? connection.ended : undefined)),
         new Promise<undefined>((resolve) => {
           setTimeout(() => resolve(undefined), limits.startGraceMs).unref();
         }),
@@ -392,6 +399,8 @@ export function createExecBroker(options: ExecBrokerOptions): ExecBroker {
         tokenDigest: digest,
         tty: request.tty,
         connection,
+        frames,
+        firstFrame,
         chain: Promise.resolve(),
         lastActivity: Date.now(),
         idleClosed: false,
