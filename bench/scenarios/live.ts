@@ -188,7 +188,9 @@ async function fanOutAt(options: LiveScenarioOptions, count: number, changes: nu
       const timed = await timeOneChange(simUrl, subscribers, target.ID, index);
       direct.push(timed.direct);
       delivered.push(...timed.delivered);
-      await sleep(500); // let the change's later steps (the replacement, the client's update) pass
+      // A stop is several steps in Nomad (desired status, the client's update, a replacement
+      // placed and started): let all of them pass, so that each change is counted whole.
+      await sleep(options.quick ? 500 : 2_000);
     }
   } finally {
     await closeSubscribers(subscribers);
