@@ -16,7 +16,7 @@ export default defineConfig({
     pool: 'forks',
     projects: [
       { extends: true, test: { name: 'suite', include: ['test/**/*.test.ts'] } },
-      // The gateway suites again on yoga's own pipeline and graphql-js (test/helpers/gateway.ts's
+      // The gateway suites again on yoga's own pipeline and executor (test/helpers/gateway.ts's
       // engineUnderTest): every behaviour is proven on the fast path and on the reference one.
       {
         extends: true,

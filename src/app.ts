@@ -53,9 +53,8 @@ export interface AppDeps {
    */
   fastPath?: boolean;
   /**
-   * Recurring queries and mutations on `/graphql` run compiled by graphql-jit
-   * (`server/compiled-execution.ts`), once they ran `compileAfter` times on graphql-js; false:
-   * graphql-js only. @default { compileAfter: 1 }
+   * Recurring queries on `/graphql` run compiled by graphql-jit (`server/compiled-execution.ts`),
+   * once they ran `compileAfter` times on the reference engine; false: the reference engine only. @default { compileAfter: 1 }
    */
   compiledExecution?: { compileAfter: number } | false;
 }

@@ -118,14 +118,23 @@ const TOO_SLOW_GRACE_MS = 5_000;
  * Closes a client that does not take what it is sent. graphql-ws awaits each send before it takes
  * an operation's next event, so what piles up is one message per operation in the socket's
  * buffer, plus the events waiting in the subscriber queues (bounded on their own): looking at
- * `bufferedAmount` on a timer catches it whatever the number of operations. The close frame queues
- * behind the unsent data, so a client that reads nothing at all is cut off after a grace period.
+ * `bufferedAmount` on a timer catches it whatever the number of operations (and `onNext` catches
+ * an event that finds the bound passed by other operations' messages). Over the bound is not
+ * enough on the timer: a large message (the first event of a subscription over 100 000 allocations is tens of
+ * megabytes) is over it for as long as a healthy client takes to read it. A client is too slow
+ * when the backlog was over the bound at the last look and is still, not any lower. The close frame
+ * queues behind the unsent data, so a client that reads nothing at all is cut off after a grace period.
  */
 function watchUnsent(socket: WebSocket, maxUnsentBytes: number, logger: Logger): NodeJS.Timeout {
+  let previous = 0;
   const timer = setInterval(() => {
-    if (socket.bufferedAmount <= maxUnsentBytes) return;
+    const unsent = socket.bufferedAmount;
+    // Over the bound at two looks in a row, and not down in between.
+    const stalled = unsent > maxUnsentBytes && previous > maxUnsentBytes && unsent >= previous;
+    previous = unsent;
+    if (!stalled) return;
     clearInterval(timer);
-    logger.info(`graphql-ws: closing a client that does not keep up (${socket.bufferedAmount} bytes unsent)`);
+    logger.info(`graphql-ws: closing a client that does not keep up (${unsent} bytes unsent)`);
     socket.close(CLOSE_TOO_SLOW, `Client too slow: more than ${maxUnsentBytes} bytes of events unsent`);
     setTimeout(() => socket.terminate(), TOO_SLOW_GRACE_MS).unref();
   }, UNSENT_CHECK_MS);
@@ -230,6 +239,7 @@ export function attachGraphqlWs(options: {
           };
         },
         onNext: (ctx) => {
+          // An event about to go out finds the bound passed by other operations' messages still unsent.
           const { socket } = ctx.extra;
           if (socket.bufferedAmount > limits.maxUnsentBytes) {
             socket.close(CLOSE_TOO_SLOW, `Client too slow: more than ${limits.maxUnsentBytes} bytes of events unsent`);

@@ -70,17 +70,17 @@ export interface GatewayYogaOptions {
   /** Makes a server span per operation (`operation-traces.ts`); left out, no spans. */
   tracer?: Tracer;
   /**
-   * Recurring queries and mutations run compiled by graphql-jit (`compiled-execution.ts`): after
-   * how many runs on graphql-js a document is compiled (0: at once), or false for graphql-js only.
+   * Recurring queries run compiled by graphql-jit (`compiled-execution.ts`): after how many runs
+   * on the reference engine a query is compiled (0: at once), or false for the reference engine only.
    * @default { compileAfter: 1 }
    */
   compiledExecution?: { compileAfter: number } | false;
 }
 
-/** A document graphql-jit cannot compile runs on graphql-js: slower, so worth a line in the log. */
+/** A query graphql-jit cannot compile runs on the reference engine: slower, so worth a line in the log. */
 function compileLogger(logger: Logger) {
   return ({ operationName, compiled }: { operationName: string | undefined; compiled: boolean }): void => {
-    if (!compiled) logger.warn({ operationName }, 'graphql-jit cannot compile this operation; it runs on graphql-js');
+    if (!compiled) logger.warn({ operationName }, 'graphql-jit cannot compile this query; it runs on the reference engine');
   };
 }
 

@@ -54,10 +54,10 @@ export interface GatewayStackOptions {
 }
 
 /**
- * Which query engine the gateway suites run against. By default the fast one, with every document
- * compiled at once (so that graphql-jit runs every operation of the suites, not only the second
+ * Which query engine the gateway suites run against. By default the fast one, with every query
+ * compiled at once (so that graphql-jit runs every query of the suites, not only the second
  * run of each); with `GATEWAY_ENGINE=reference` (vitest's `reference-engine` project) yoga's own
- * pipeline and graphql-js, so that every behaviour is proven on both.
+ * pipeline and executor, so that every behaviour is proven on both.
  */
 export function engineUnderTest(): { fastPath: boolean; compiledExecution: { compileAfter: number } | false } {
   return process.env['GATEWAY_ENGINE'] === 'reference' ? { fastPath: false, compiledExecution: false } : { fastPath: true, compiledExecution: { compileAfter: 0 } };

@@ -1,6 +1,4 @@
-import { parse, type OperationDefinitionNode } from 'graphql';
 import { describe, expect, it } from 'vitest';
-import { fieldNodesAt } from '../../../src/server/compiled-execution.ts';
 import { negotiateJson, plainParams } from '../../../src/server/fast-path.ts';
 
 describe('negotiateJson (the media type yoga answers a single result with)', () => {
@@ -45,22 +43,5 @@ describe('plainParams', () => {
     ['{ a }'],
   ])('leaves %j to yoga', (body) => {
     expect(plainParams(body)).toBeUndefined();
-  });
-});
-
-describe('fieldNodesAt (where a field error points)', () => {
-  const document = parse(`query Q {
-  a: allocations { edges { node { ...Row } } }
-  ... on Query { b: allocations { edges { cursor } } }
-}
-fragment Row on Allocation { job { jobId } job { name } }`);
-  const operation = document.definitions[0] as OperationDefinitionNode;
-  const locations = (path: (string | number)[]) => fieldNodesAt(document, operation, path).map((node) => node.loc?.startToken.line);
-
-  it('follows aliases, list indexes, fragments and inline fragments, and finds merged fields', () => {
-    expect(locations(['a'])).toEqual([2]);
-    expect(locations(['a', 'edges', 3, 'node', 'job'])).toEqual([5, 5]);
-    expect(locations(['b', 'edges', 0, 'cursor'])).toEqual([3]);
-    expect(locations(['nope'])).toEqual([]);
   });
 });
