@@ -8,6 +8,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { startFloorProcess, startGatewayProcess, startRedisProcess, startSimulatorProcess, startWsFloorProcess, type BenchProcess } from './processes.ts';
 import { markdownTable, type BenchRun, type Figure } from './report.ts';
@@ -21,32 +22,35 @@ interface Group {
   run(quick: boolean, started: BenchProcess[]): Promise<Figure[]>;
 }
 
+/** The simulator with the demo cluster (still: no churn) and one gateway over it, both added to `started`. */
+async function demoClusterWithGateway(started: BenchProcess[]): Promise<{ sim: BenchProcess & { url: string }; gateway: BenchProcess & { url: string } }> {
+  const sim = await startSimulatorProcess({ scenario: 'demo' });
+  started.push(sim);
+  const gateway = await startGatewayProcess({ nomadAddr: sim.url });
+  started.push(gateway);
+  return { sim, gateway };
+}
+
 const GROUPS: Group[] = [
   {
     name: 'query',
     run: async (quick, started) => {
-      const sim = await startSimulatorProcess({ scenario: 'demo' });
-      started.push(sim);
-      const gateway = await startGatewayProcess({ nomadAddr: sim.url });
-      started.push(gateway);
+      const { sim, gateway } = await demoClusterWithGateway(started);
       const floorForward = await startFloorProcess('forward', sim.url);
       started.push(floorForward);
       const floorProject = await startFloorProcess('project', sim.url);
       started.push(floorProject);
       // Let the demo cluster's allocations settle, so both sides read the same data.
-      await new Promise((resolve) => setTimeout(resolve, quick ? 500 : 3_000));
+      await sleep(quick ? 500 : 3_000);
       return runQueryScenarios({ simUrl: sim.url, gatewayUrl: gateway.url, floorForwardUrl: floorForward.url, floorProjectUrl: floorProject.url, quick });
     },
   },
   {
     name: 'exec',
     run: async (quick, started) => {
-      const sim = await startSimulatorProcess({ scenario: 'demo' });
-      started.push(sim);
-      const gateway = await startGatewayProcess({ nomadAddr: sim.url });
-      started.push(gateway);
+      const { sim, gateway } = await demoClusterWithGateway(started);
       // The demo cluster's allocations take a few seconds to run (the scenario waits for a running task).
-      await new Promise((resolve) => setTimeout(resolve, quick ? 500 : 3_000));
+      await sleep(quick ? 500 : 3_000);
       return runExecScenarios({ simUrl: sim.url, gatewayUrl: gateway.url, quick });
     },
   },
@@ -67,7 +71,7 @@ const GROUPS: Group[] = [
       }
       const floor = await startWsFloorProcess();
       started.push(floor);
-      await new Promise((resolve) => setTimeout(resolve, quick ? 500 : 3_000));
+      await sleep(quick ? 500 : 3_000);
       return runLiveScenarios({ simUrl: sim.url, replicas, floor, quick });
     },
   },

@@ -9,8 +9,10 @@
  * graphql-ws, and each keystroke as an `execInput` mutation, here over the same graphql-ws
  * connection (one socket, as a terminal holding a connection open would use it).
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { createClient, type Client, type FormattedExecutionResult } from 'graphql-ws';
 import WebSocket, { type RawData } from 'ws';
+import { isRecord } from '../json.ts';
 import { percentile } from '../load.ts';
 import { figure, type Figure } from '../report.ts';
 
@@ -64,10 +66,6 @@ type Opener = (command: string[]) => Promise<Session>;
 
 /** Prints, then keeps running until stdin ends, as a shell would. */
 const FIRST_OUTPUT_COMMAND = ['sh', '-c', 'echo ready; exec cat'];
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 /** What graphql-ws hands a sink's `error` (an Error, GraphQL errors, a CloseEvent) or a socket error, as text. */
 function describeError(error: unknown): string {
@@ -146,7 +144,7 @@ async function settledTarget(simUrl: string): Promise<ExecTarget> {
       return await findTarget(simUrl);
     } catch (error) {
       if (performance.now() > deadline) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 250));
+      await sleep(250);
     }
   }
 }

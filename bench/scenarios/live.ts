@@ -5,6 +5,7 @@
  * compared with a direct blocking query; what an idle subscription costs the replicas is compared
  * with a process that only holds the same sockets (`bench/ws-floor-server.ts`).
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { createClient, type Client } from 'graphql-ws';
 import { request } from 'undici';
 import WebSocket from 'ws';
@@ -106,8 +107,6 @@ function totalRss(parts: readonly { rssBytes(): number | undefined }[]): number 
   return parts.reduce((sum, part) => sum + (part.rssBytes() ?? 0), 0);
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
 /** Upstream calls so far over every replica (blocking queries and reads), and the watch keys they lead. */
 async function upstreamState(replicas: readonly { url: string }[]): Promise<{ calls: number; leading: number }> {
   let calls = 0;
@@ -159,10 +158,13 @@ async function timeOneChange(simUrl: string, subscribers: readonly Subscriber[],
   const stop = await request(`${simUrl}/v1/allocation/${allocId}/stop`, { method: 'PUT' });
   await stop.body.dump();
   if (stop.statusCode !== 200) throw new Error(`stopping ${allocId} answered ${stop.statusCode}`);
-  const timeout = sleep(20_000).then(() => {
+  // Cancelled once every subscriber has its event, so no 20 s timer outlives the change.
+  const deadline = new AbortController();
+  const timeout = sleep(20_000, undefined, { signal: deadline.signal }).then(() => {
     throw new Error(`not every subscriber saw the stop of ${allocId} within 20 s`);
   });
-  const delivered = await Promise.race([Promise.all(arrivals), timeout]);
+  timeout.catch(() => undefined); // the abort's rejection, once the race is decided
+  const delivered = await Promise.race([Promise.all(arrivals), timeout]).finally(() => deadline.abort());
   return { direct: (await direct) - changedAt, delivered: delivered.map((at) => at - changedAt) };
 }
 

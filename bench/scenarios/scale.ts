@@ -9,11 +9,13 @@
  * compares the targets and not the client. Peak memory is the gateway's resident set size read
  * from /proc every 50 ms, so a peak shorter than that can be missed.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { createClient } from 'graphql-ws';
 import { Client } from 'undici';
 import WebSocket from 'ws';
 import { MAX_PAGE_SIZE } from '../../src/schema/allocation-page.ts';
 import { DEFAULT_WATCH_PAGE_SIZE } from '../../src/watch/allocation-sources.ts';
+import { list, record } from '../json.ts';
 import { startGatewayProcess, startSimulatorProcess, type BenchProcess } from '../processes.ts';
 import { figure, type Figure } from '../report.ts';
 
@@ -45,20 +47,6 @@ const WATCHER_BASELINE_QUERY = `namespace=*&per_page=${DEFAULT_WATCH_PAGE_SIZE}`
 
 const MIB = 2 ** 20;
 const RSS_SAMPLE_MS = 50;
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function record(value: unknown, what: string): Record<string, unknown> {
-  if (!isRecord(value)) throw new Error(`${what}: not an object`);
-  return value;
-}
-
-function list(value: unknown, what: string): unknown[] {
-  if (!Array.isArray(value)) throw new Error(`${what}: not an array`);
-  return value;
-}
 
 /** The allocation ids of a `GET /v1/allocations` body. */
 function decodeStubIds(text: string): string[] {
@@ -185,8 +173,6 @@ function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
 }
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** The process's RSS at rest: the median of ~1 s of samples, so one GC-time spike does not count. */
 async function restingRss(target: BenchProcess, ms: number): Promise<number> {
