@@ -132,7 +132,8 @@ const app = createApp({
   trustedDocuments,
   tracer: tracing?.tracer,
   fastPath: config.fastPath,
-  compiledExecution: config.fastPath ? { compileAfter: 1 } : false,
+  // GRAPHQL_FAST_PATH=false: the reference engine only; otherwise compiled execution's defaults.
+  compiledExecution: config.fastPath ? undefined : false,
 });
 const { url } = await app.start(config.port, config.host);
 const upstreamText = simulator === undefined ? `Nomad at ${config.nomad?.address}` : `the embedded Nomad simulator at ${simulator.url} (demo cluster)`;
