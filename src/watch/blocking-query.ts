@@ -11,7 +11,9 @@
  * 3. An answer with an index below the last one yields a `reset` first (see below).
  * 4. An answer with index 0 (a table never written) makes the next request ask for index 1.
  * 5. A failure yields one `error`, waits `backoff(attempt)`, then retries with a plain read.
- * 6. No two requests start closer together than `minIntervalMs`.
+ * 6. Requests are paced: at most `burst` of them start within any `burst × minIntervalMs`, so
+ *    after a quiet spell the next few go at once, and a long run of writes costs one request
+ *    per `minIntervalMs` on average.
  * 7. Aborting `signal`, or the consumer leaving (`break`, `return()`), aborts the request in
  *    flight and any wait, and ends the iteration.
  */
@@ -80,13 +82,22 @@ export interface WatchBlockingQueryOptions<T> {
    */
   waitMs?: number;
   /**
-   * Shortest time between the starts of two requests, in ms. During a burst of writes every
-   * blocking request returns at once; this turns the burst into one request per interval, whose
-   * answer covers every write so far, instead of a tight loop. It also spaces retries whose
-   * jittered backoff drew (nearly) 0. 0 disables it.
+   * Average time between the starts of two requests over a long run of writes, in ms. While
+   * Nomad is being written to, every blocking request returns at once; pacing turns such a run
+   * into one request per interval (whose answer covers every write so far) instead of a tight
+   * loop. It also spaces retries whose jittered backoff drew (nearly) 0. 0 disables pacing.
    * @default 250
    */
   minIntervalMs?: number;
+  /**
+   * How many requests may start back to back before pacing holds the next one: at most `burst`
+   * start within any `burst × minIntervalMs`. A change seldom comes alone (Nomad writes a stop,
+   * then the client's update, then the replacement's placement within a few hundred ms); with a
+   * burst, a change that follows another closely is still fetched at once rather than up to
+   * `minIntervalMs` later. 1 spaces every two requests by `minIntervalMs`.
+   * @default 4
+   */
+  burst?: number;
   /** Timer used for pacing and backoff; injected by tests. @default {@link abortableDelay} */
   delay?: Delay;
   /**
@@ -102,6 +113,8 @@ export interface WatchBlockingQueryOptions<T> {
 export const DEFAULT_WATCH_WAIT_MS = 55_000;
 /** Default `minIntervalMs`. */
 export const DEFAULT_MIN_INTERVAL_MS = 250;
+/** Default `burst`. */
+export const DEFAULT_BURST = 4;
 
 /**
  * The default {@link Delay}: a timer that resolves after `ms`, or as soon as `signal` aborts, and
@@ -128,6 +141,7 @@ interface LoopSettings<T> {
   startIndex: bigint;
   waitMs: number;
   minIntervalMs: number;
+  burst: number;
   delay: Delay;
   backoff: (attempt: number) => number;
   signal: AbortSignal;
@@ -143,11 +157,14 @@ function settings<T>(options: WatchBlockingQueryOptions<T>): LoopSettings<T> {
   if (!Number.isFinite(minIntervalMs) || minIntervalMs < 0) {
     throw new RangeError(`minIntervalMs must be a finite number ≥ 0, got ${minIntervalMs}`);
   }
+  const burst = options.burst ?? DEFAULT_BURST;
+  if (!Number.isInteger(burst) || burst < 1) throw new RangeError(`burst must be an integer ≥ 1, got ${burst}`);
   return {
     fetch: options.fetch,
     startIndex,
     waitMs: Math.min(waitMs, MAX_BLOCKING_WAIT_MS),
     minIntervalMs,
+    burst,
     delay: options.delay ?? abortableDelay,
     backoff: options.backoff ?? ((attempt) => nextDelay(attempt)),
     signal: options.signal,
@@ -177,14 +194,18 @@ async function* loop<T>(config: LoopSettings<T>, stop: AbortController): AsyncGe
   let known = config.startIndex;
   let requestIndex = config.startIndex;
   let failures = 0;
-  let pacing: Promise<void> | undefined;
+  /**
+   * One window per recent request, started with it and lasting `burst × minIntervalMs`: a request
+   * may start once fewer than `burst` windows are open. Started with the request, not after it,
+   * so a request that blocked longer than its window is followed by the next one at once.
+   */
+  const windows: Promise<void>[] = [];
+  const windowMs = config.minIntervalMs * config.burst;
   try {
     while (!isAborted(signal)) {
-      if (pacing !== undefined) await pacing;
+      if (windows.length >= config.burst) await windows.shift();
       if (isAborted(signal)) return;
-      // Started with the request, not after it: a request that blocked longer than the interval
-      // is followed by the next one at once.
-      pacing = config.minIntervalMs > 0 ? settle(config.delay(config.minIntervalMs, signal)) : undefined;
+      if (windowMs > 0) windows.push(settle(config.delay(windowMs, signal)));
       let result: BlockingResult<T>;
       try {
         result = await config.fetch({ index: requestIndex, waitMs: config.waitMs, signal });

@@ -1,6 +1,8 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   abortableDelay,
+  DEFAULT_BURST,
+  DEFAULT_MIN_INTERVAL_MS,
   DEFAULT_WATCH_WAIT_MS,
   watchBlockingQuery,
   type BlockingFetch,
@@ -124,11 +126,13 @@ describe('watchBlockingQuery', () => {
     expect(DEFAULT_WATCH_WAIT_MS).toBe(55_000);
   });
 
-  it('should refuse a wait of 0 (Nomad would read it as 300 s), a negative interval and a negative start index', () => {
+  it('should refuse a wait of 0 (Nomad would read it as 300 s), a negative interval, a burst below 1 and a negative start index', () => {
     const fetch: BlockingFetch<string> = async () => ({ index: 1n, value: '' });
     const signal = testSignal().signal;
     expect(() => watchBlockingQuery({ fetch, waitMs: 0, signal })).toThrow(RangeError);
     expect(() => watchBlockingQuery({ fetch, minIntervalMs: -1, signal })).toThrow(RangeError);
+    expect(() => watchBlockingQuery({ fetch, burst: 0, signal })).toThrow(RangeError);
+    expect(() => watchBlockingQuery({ fetch, burst: 1.5, signal })).toThrow(RangeError);
     expect(() => watchBlockingQuery({ fetch, startIndex: -1n, signal })).toThrow(RangeError);
   });
 
@@ -216,10 +220,10 @@ describe('watchBlockingQuery', () => {
     expect(indexes()).toEqual([0n, 0n]);
   });
 
-  it('should start no two requests closer together than minIntervalMs, counting from the start of the previous one', async () => {
+  /** A watch whose every request answers at once with the next index, and whose pacing waits are released by hand. */
+  function pacedWatch(options: { minIntervalMs: number; burst?: number }) {
     const log: string[] = [];
-    const pacing: { resolve: () => void }[] = [];
-    const controller = testSignal();
+    const windows: { resolve: () => void }[] = [];
     const watch = watchBlockingQuery({
       fetch: async ({ index }) => {
         log.push(`fetch ${index}`);
@@ -228,22 +232,55 @@ describe('watchBlockingQuery', () => {
       delay: (ms) => {
         log.push(`delay ${ms}`);
         const wait = deferred();
-        pacing.push(wait);
+        windows.push(wait);
         return wait.promise;
       },
-      minIntervalMs: 250,
-      signal: controller.signal,
+      ...options,
+      signal: testSignal().signal,
     });
-    const iterator = watch[Symbol.asyncIterator]();
+    return { log, windows, iterator: watch[Symbol.asyncIterator]() };
+  }
+
+  it('should start no two requests closer together than minIntervalMs with a burst of 1, counting from the start of the previous one', async () => {
+    const { log, windows, iterator } = pacedWatch({ minIntervalMs: 250, burst: 1 });
     await take(iterator, 1);
     // The interval started with the first request, before its answer.
     expect(log).toEqual(['delay 250', 'fetch 0']);
     const second = iterator.next();
-    await vi.waitFor(() => expect(pacing).toHaveLength(1));
+    await vi.waitFor(() => expect(windows).toHaveLength(1));
     expect(log).toEqual(['delay 250', 'fetch 0']);
-    pacing[0]?.resolve();
+    windows[0]?.resolve();
     await second;
     expect(log).toEqual(['delay 250', 'fetch 0', 'delay 250', 'fetch 1']);
+  });
+
+  it('should let a burst of requests start back to back, then hold the next until the first one\'s window (burst × minIntervalMs) closed', async () => {
+    const { log, windows, iterator } = pacedWatch({ minIntervalMs: 100, burst: 3 });
+    await take(iterator, 3);
+    expect(log).toEqual(['delay 300', 'fetch 0', 'delay 300', 'fetch 1', 'delay 300', 'fetch 2']);
+    const fourth = iterator.next();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(log).toHaveLength(6); // held: three requests started within the window
+    windows[0]?.resolve();
+    await fourth;
+    expect(log.slice(6)).toEqual(['delay 300', 'fetch 3']);
+    // The second window still holds the fifth request; its closing releases it.
+    const fifth = iterator.next();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(log).toHaveLength(8);
+    windows[1]?.resolve();
+    await fifth;
+    expect(log.slice(8)).toEqual(['delay 300', 'fetch 4']);
+  });
+
+  it('should pace by default with a burst of 4 over 250 ms intervals', async () => {
+    const { log, iterator } = pacedWatch({ minIntervalMs: DEFAULT_MIN_INTERVAL_MS });
+    await take(iterator, 4);
+    expect(log.filter((line) => line.startsWith('fetch'))).toHaveLength(DEFAULT_BURST);
+    expect(log[0]).toBe(`delay ${DEFAULT_BURST * DEFAULT_MIN_INTERVAL_MS}`);
+    void iterator.next(); // held until the first window closes, a second from now; the test's signal ends it
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(log.filter((line) => line.startsWith('fetch'))).toHaveLength(4);
   });
 
   it('should abort the request in flight and end the iteration when the signal aborts', async () => {
