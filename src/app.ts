@@ -121,7 +121,7 @@ function isSubgraphRequest(url: string | undefined): boolean {
 export function createApp(deps: AppDeps): App & AppDrain {
   const yoga = createGatewayYoga(deps);
   const security = deps.security ?? DEFAULT_SECURITY;
-  const fastPath = deps.fastPath === false || deps.trustedDocuments !== undefined ? undefined : createFastPath({ yoga, cors: corsOptions(security) });
+  const fastPath = deps.fastPath === false || deps.trustedDocuments !== undefined ? undefined : createFastPath({ yoga, cors: corsOptions(security), logger: deps.logger });
   const execPage = createExecPage({ enabled: (deps.execPage?.enabled ?? true) && security.graphiql, graphqlPath: yoga.graphqlEndpoint });
   const subgraph = createSubgraphYoga({ schema: deps.subgraphSchema, createContext: deps.createContext, logger: deps.logger, metrics: deps.metrics, tracer: deps.tracer });
   const { metrics } = deps;

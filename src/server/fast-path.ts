@@ -16,10 +16,12 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { getCORSHeadersByRequestAndOptions, type CORSOptions } from '@whatwg-node/server';
 import { getOperationAST, GraphQLError, type DocumentNode, type ExecutionResult } from 'graphql';
 import { processRegularResult, type YogaServerInstance } from 'graphql-yoga';
+import type { Logger } from 'pino';
 import type { Context } from '../context.ts';
 import { tokenFromHeaders } from '../nomad/token.ts';
 import type { HeaderReader } from './operation-outcome.ts';
 import { REQUEST_ID_HEADER, requestIdFrom } from './request-log.ts';
+import { yogaLogger } from './yoga-logging.ts';
 
 type Yoga = YogaServerInstance<Record<string, unknown>, Context>;
 
@@ -28,6 +30,8 @@ export interface FastPathOptions {
   yoga: Yoga;
   /** yoga's `cors` option as given to it: undefined (any origin), false (none) or the allow-list options. */
   cors: CORSOptions | undefined;
+  /** Where an unexpected error is logged, as yoga logs it on its own path (`yoga-logging.ts`). */
+  logger: Logger;
 }
 
 /** The parameters of a plain GraphQL request. */
@@ -150,6 +154,17 @@ function isCandidate(req: IncomingMessage, endpoint: string): boolean {
 export function createFastPath(options: FastPathOptions): FastPath {
   const { yoga, cors } = options;
   const endpoint = yoga.graphqlEndpoint;
+  const log = yogaLogger(options.logger);
+  /**
+   * Logs an error answered as `Unexpected error.` as yoga's path does: the caller going away (an
+   * abort, or a connection already closed) at `debug`, anything else at `error` by its name and
+   * message only (`yoga-logging.ts`: a stack or the request could carry a token).
+   */
+  const logUnexpected = (error: unknown, res: ServerResponse): void => {
+    const aborted = error instanceof Error && (error.name === 'AbortError' || error.name === 'TimeoutError');
+    if (aborted || res.destroyed) log.debug('Request aborted');
+    else log.error(error);
+  };
 
   /** yoga answers instead, from the body already read (its node adapter takes a read body as `req.body`). */
   const handOver = (req: IncomingMessage, res: ServerResponse, body: Buffer): void => {
@@ -207,7 +222,8 @@ export function createFastPath(options: FastPathOptions): FastPath {
         })) as ExecutionResult;
       }
     } catch (error) {
-      // A parse error (syntax, token limit) or a failure yoga would mask the same way.
+      // A parse error (syntax, token limit), or a failure yoga would mask (and log) the same way.
+      if (!(error instanceof GraphQLError)) logUnexpected(error, res);
       result = { errors: [error instanceof GraphQLError ? error : new GraphQLError('Unexpected error.', { extensions: { code: 'INTERNAL_SERVER_ERROR', unexpected: true } })] };
     }
     if (res.destroyed) return;
@@ -226,7 +242,8 @@ export function createFastPath(options: FastPathOptions): FastPath {
     if (!isCandidate(req, endpoint)) return false;
     const mediaType = negotiateJson(req.headers.accept);
     if (mediaType === undefined) return false;
-    run(req, res, mediaType).catch(() => {
+    run(req, res, mediaType).catch((error: unknown) => {
+      logUnexpected(error, res);
       if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json; charset=utf-8' });
       res.end(JSON.stringify({ errors: [{ message: 'Unexpected error.', extensions: { code: 'INTERNAL_SERVER_ERROR' } }] }));
     });

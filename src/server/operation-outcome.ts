@@ -46,13 +46,22 @@ export interface OperationStart {
    * context (`execute`'s and `subscribe`'s `context`).
    */
   key: object;
+  /**
+   * How many milliseconds ago the operation started, when that was not just now: an HTTP request
+   * refused before its parameters were read is only known for an operation when its answer is
+   * made. Undefined otherwise.
+   */
+  startedMsAgo: number | undefined;
 }
 
 export interface OperationOutcomeOptions {
   /** Called once per operation, when it ends. Must not throw. */
   onOutcome?: (outcome: OperationOutcome) => void;
   /**
-   * Called once per operation, when it starts; the function it returns, if any, is called with
+   * Called once per operation, when it is known to be one: over yoga's HTTP pipeline once the
+   * request's parameters are read (or, when reading them failed, as the refusal is answered),
+   * never for the requests answered before that (health, readiness, GraphiQL, CORS preflights);
+   * over graphql-ws and the fast path at parse. The function it returns, if any, is called with
    * the operation's outcome when it ends (after `onOutcome`). Must not throw.
    */
   onStart?: (start: OperationStart) => ((outcome: OperationOutcome) => void) | undefined;
@@ -72,6 +81,8 @@ interface Tracked {
   operationType: OperationType;
   errorCodes: string[];
   ended: boolean;
+  /** What `onStart` is called with, until it is (see `begin`). */
+  pending: OperationStart | undefined;
   onEnd: ((outcome: OperationOutcome) => void) | undefined;
 }
 
@@ -158,7 +169,7 @@ export function useOperationOutcomes(options: OperationOutcomeOptions): Plugin {
     op.onEnd?.(outcome);
   };
 
-  const start = (transport: 'http' | 'ws', requestId: string | undefined, key: object, headers: HeaderReader | undefined, viaYoga: boolean): Tracked => ({
+  const track = (transport: 'http' | 'ws', requestId: string | undefined, key: object, headers: HeaderReader | undefined, viaYoga: boolean): Tracked => ({
     transport,
     viaYoga,
     requestId,
@@ -167,8 +178,20 @@ export function useOperationOutcomes(options: OperationOutcomeOptions): Plugin {
     operationType: 'unknown',
     errorCodes: [],
     ended: false,
-    onEnd: onStart?.({ transport, requestId, headers, key }),
+    pending: onStart === undefined ? undefined : { transport, requestId, headers, key, startedMsAgo: undefined },
+    onEnd: undefined,
   });
+
+  /**
+   * Reports the start of an operation (`onStart`), once. `late`: the operation has been running
+   * for a while already, so its start time goes with it.
+   */
+  const begin = (op: Tracked, late = false): void => {
+    const pending = op.pending;
+    if (pending === undefined || onStart === undefined) return;
+    op.pending = undefined;
+    op.onEnd = onStart(late ? { ...pending, startedMsAgo: now() - op.startedAt } : pending);
+  };
 
   /** The operation of an envelop context, started here when it runs without yoga's HTTP pipeline. */
   const trackedOf = (context: object): Tracked | undefined => {
@@ -180,8 +203,9 @@ export function useOperationOutcomes(options: OperationOutcomeOptions): Plugin {
       // graphql-ws, or the HTTP fast path, which says so (`transport`) and hands over its headers.
       const http = field(context, 'transport') === 'http';
       const headers = field(context, 'headers');
-      op = start(http ? 'http' : 'ws', typeof requestId === 'string' ? requestId : undefined, context, http && isHeaderReader(headers) ? headers : undefined, false);
+      op = track(http ? 'http' : 'ws', typeof requestId === 'string' ? requestId : undefined, context, http && isHeaderReader(headers) ? headers : undefined, false);
       tracked.set(context, op);
+      begin(op);
     }
     return op;
   };
@@ -202,8 +226,17 @@ export function useOperationOutcomes(options: OperationOutcomeOptions): Plugin {
 
   return {
     onRequest: ({ request }) => {
-      tracked.set(request, start('http', requestIdOf?.(request), request, request.headers, true));
+      tracked.set(request, track('http', requestIdOf?.(request), request, request.headers, true));
     },
+    // A request that yoga goes on to parse, whose parameters were read: an operation. Started
+    // here, before yoga's `operation` instrumentation wraps what it runs, so that the span
+    // `onStart` makes (`operation-traces.ts`) is active throughout.
+    onRequestParse: ({ request }) => ({
+      onRequestParseDone: () => {
+        const op = tracked.get(request);
+        if (op !== undefined) begin(op);
+      },
+    }),
     onParams: ({ request, params }) => {
       const op = tracked.get(request);
       const name = params.operationName;
@@ -253,6 +286,8 @@ export function useOperationOutcomes(options: OperationOutcomeOptions): Plugin {
     onResultProcess: ({ request, result, setResult }) => {
       const op = tracked.get(request);
       if (op === undefined || op.ended) return;
+      // Refused before its parameters were read (a bad body, a CSRF refusal): still an operation.
+      begin(op, true);
       if (!isAsyncIterable(result)) {
         op.errorCodes.push(...resultCodes(result));
         end(op);

@@ -41,7 +41,8 @@ export function operationSpanName(outcome: OperationOutcome): string {
 
 /**
  * A server span per GraphQL operation, over HTTP (a query, mutation, or an SSE subscription for
- * its lifetime) and graphql-ws, from its start to its outcome (`operation-outcome.ts`), marked
+ * its lifetime) and graphql-ws, from its start to its outcome (`operation-outcome.ts`; no span for
+ * a request that carries no operation, such as a readiness probe or the GraphiQL page), marked
  * failed when any error reached the client. It is the active span while the operation runs, so
  * upstream calls made for it are its children; over HTTP its parent is the caller's W3C trace
  * context (`traceparent`), so a router's trace carries on through the gateway.
@@ -52,7 +53,9 @@ export function useOperationTraces(tracer: Tracer): Plugin {
 
   const onStart = (start: OperationStart) => {
     const parent = start.headers === undefined ? ROOT_CONTEXT : propagator.extract(ROOT_CONTEXT, start.headers, headerGetter);
-    const span = tracer.startSpan('GraphQL operation', { kind: SpanKind.SERVER }, parent);
+    // Started late (refused before its parameters were read): back-dated to the request's start.
+    const startTime = start.startedMsAgo === undefined ? undefined : Date.now() - start.startedMsAgo;
+    const span = tracer.startSpan('GraphQL operation', { kind: SpanKind.SERVER, startTime }, parent);
     running.set(start.key, trace.setSpan(parent, span));
     return (outcome: OperationOutcome) => {
       running.delete(start.key);

@@ -1,8 +1,15 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { buildSchema } from 'graphql';
+import { createYoga, type Plugin } from 'graphql-yoga';
 import { pino } from 'pino';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../../../src/app.ts';
+import type { Context } from '../../../src/context.ts';
 import { createNomadClient, type NomadClient } from '../../../src/nomad/client.ts';
+import { createFastPath } from '../../../src/server/fast-path.ts';
+import { yogaLogger } from '../../../src/server/yoga-logging.ts';
 import { startSimulator, type Simulator } from '../../../src/simulator/server.ts';
 import { createGatewayApp } from '../../helpers/gateway.ts';
 
@@ -175,5 +182,69 @@ describe('the fast path and graphql-jit answer as the reference engine does', ()
     await same({ body: 'query=%7B__typename%7D', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
     await same({ body: JSON.stringify({ query: '{ __typename }' }), headers: { 'content-type': 'application/json; charset=latin1' } });
     await same({ path: '/graphql?query=%7B__typename%7D', method: 'GET', body: undefined, headers: { accept: 'application/json' } });
+  });
+});
+
+describe('the fast path logs an unexpected error as yoga does', () => {
+  /** A bug of ours in an envelop plugin: validation throws an error that is not a GraphQLError. */
+  const buggy: Plugin = {
+    onValidate: () => {
+      throw new TypeError('a bug in a plugin');
+    },
+  };
+  const logs: string[] = [];
+  const servers: Server[] = [];
+  let viaYoga = '';
+  let viaFastPath = '';
+
+  beforeAll(async () => {
+    const logger = pino({ level: 'debug' }, { write: (line: string) => void logs.push(line) });
+    const yoga = createYoga<Record<string, unknown>, Context>({
+      schema: buildSchema('type Query { hello(name: String): String }'),
+      maskedErrors: { isDev: false },
+      logging: yogaLogger(logger),
+      plugins: [buggy],
+    });
+    const fastPath = createFastPath({ yoga, cors: undefined, logger });
+    const listen = async (handler: Parameters<typeof createServer>[1]): Promise<string> => {
+      const server = createServer(handler);
+      servers.push(server);
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      return `http://127.0.0.1:${(server.address() as AddressInfo).port}/graphql`;
+    };
+    viaYoga = await listen((req, res) => void yoga(req, res));
+    viaFastPath = await listen((req, res) => {
+      if (!fastPath(req, res)) void yoga(req, res);
+    });
+  });
+
+  afterAll(async () => {
+    await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
+  });
+
+  it('logs the original error at error level, by name and message, never the token or the variables', async () => {
+    const token = `secret-${crypto.randomUUID()}`;
+    const variable = `private-${crypto.randomUUID()}`;
+    const answers: { status: number; body: string; lines: Record<string, unknown>[] }[] = [];
+    for (const url of [viaYoga, viaFastPath]) {
+      logs.length = 0;
+      const response = await request(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-nomad-token': token, authorization: `Bearer ${token}` },
+        body: JSON.stringify({ query: 'query Hello($name: String) { hello(name: $name) }', variables: { name: variable } }),
+      });
+      const body = await response.body.text();
+      expect(logs.join('')).not.toContain(token);
+      expect(logs.join('')).not.toContain(variable);
+      answers.push({ status: response.statusCode, body, lines: logs.map((line) => JSON.parse(line) as Record<string, unknown>) });
+    }
+    const [yogaAnswer, fastAnswer] = answers;
+    expect(fastAnswer?.body).toContain('Unexpected error.');
+    expect(fastAnswer?.body).not.toContain('a bug in a plugin');
+    expect({ status: fastAnswer?.status, body: fastAnswer?.body }).toEqual({ status: yogaAnswer?.status, body: yogaAnswer?.body });
+    const errorLines = (answer: (typeof answers)[number] | undefined) => (answer?.lines ?? []).filter((line) => line['level'] === 50).map((line) => line['msg']);
+    // yoga writes its line twice (its masking, then its error handler); once is enough.
+    expect(new Set(errorLines(yogaAnswer))).toEqual(new Set(['TypeError: a bug in a plugin']));
+    expect(errorLines(fastAnswer)).toEqual(['TypeError: a bug in a plugin']);
   });
 });

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
-import { InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace';
+import { InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan, type Span, type SpanProcessor } from '@opentelemetry/sdk-trace';
 import { createClient } from 'graphql-ws';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
@@ -19,24 +19,47 @@ const ONE = /* GraphQL */ `query One($id: ID!) { allocation(id: $id) { allocId }
 const STOP = /* GraphQL */ `mutation Stop($id: ID!) { stopAllocation(input: { id: $id }) { evalId } }`;
 const CHANGES = /* GraphQL */ `subscription Changes { allocationChanges(namespace: "default") { initial index } }`;
 
+/** Exports through `inner`, and keeps every span as it starts: a span never ended is never exported. */
+class StartRecordingProcessor implements SpanProcessor {
+  readonly started: Span[] = [];
+  constructor(private readonly inner: SpanProcessor) {}
+  onStart(span: Span, parentContext: Parameters<SpanProcessor['onStart']>[1]): void {
+    this.started.push(span);
+    this.inner.onStart(span, parentContext);
+  }
+  onEnd(span: ReadableSpan): void {
+    this.inner.onEnd(span);
+  }
+  forceFlush(): Promise<void> {
+    return this.inner.forceFlush();
+  }
+  shutdown(): Promise<void> {
+    return this.inner.shutdown();
+  }
+}
+
 function hexId(bytes: number): string {
   return randomBytes(bytes).toString('hex');
 }
 
 describe('OpenTelemetry traces', () => {
   const exporter = new InMemorySpanExporter();
+  const processor = new StartRecordingProcessor(new SimpleSpanProcessor({ exporter }));
   let tracing: Tracing;
   let stack: GatewayStack & { stop(): Promise<void> };
 
   beforeAll(async () => {
-    tracing = startTracing({ serviceName: 'gateway-under-test', processor: new SimpleSpanProcessor({ exporter }) });
+    tracing = startTracing({ serviceName: 'gateway-under-test', processor });
     stack = await startGatewayStack({ tracer: tracing.tracer, simulator: { scenario: 'demo' } });
   });
   afterAll(async () => {
     await stack.stop();
     await tracing.shutdown();
   });
-  beforeEach(() => exporter.reset());
+  beforeEach(() => {
+    exporter.reset();
+    processor.started.length = 0;
+  });
 
   const spans = (): ReadableSpan[] => exporter.getFinishedSpans();
   const servers = () => spans().filter((span) => span.kind === SpanKind.SERVER);
@@ -138,6 +161,42 @@ describe('OpenTelemetry traces', () => {
     expect(server?.name).toBe('query Page');
     expect(server?.parentSpanContext?.spanId).toBe(parentId);
     expect(server === undefined ? [] : childrenOf(server).length).toBeGreaterThanOrEqual(3);
+  });
+
+  it('starts no span for a request that carries no operation: probes, GraphiQL, CORS preflight, another path', async () => {
+    const answers = await Promise.all([
+      fetch(`${stack.url}/readyz`),
+      fetch(`${stack.url}/healthz`),
+      fetch(`${stack.url}/graphql`, { headers: { accept: 'text/html' } }),
+      fetch(`${stack.url}/graphql`, { method: 'OPTIONS', headers: { origin: 'https://ui.example.com', 'access-control-request-method': 'POST' } }),
+      fetch(`${stack.url}/nowhere`),
+    ]);
+    for (const answer of answers) await answer.arrayBuffer();
+    expect(answers.map((answer) => answer.status)).toEqual([200, 200, 200, 204, 404]);
+    expect(answers[2]?.headers.get('content-type')).toContain('text/html');
+    // The readiness probe's own call to Nomad has its client span; nothing else starts one.
+    expect(processor.started.filter((span) => span.kind === SpanKind.SERVER).map((span) => span.name)).toEqual([]);
+    // An operation still gets its span, and every span started is ended.
+    await stack.graphql(`{ __typename }`);
+    expect(servers().map((span) => span.name)).toEqual(['query']);
+    expect(processor.started.filter((span) => span.kind === SpanKind.SERVER)).toHaveLength(1);
+  });
+
+  it('still makes a span for a request refused before its parameters were read (a bad body)', async () => {
+    const before = Date.now();
+    const response = await fetch(`${stack.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query": ' });
+    expect(response.status).toBe(400);
+    await response.arrayBuffer();
+    const [server, ...others] = servers();
+    expect(others).toEqual([]);
+    if (server === undefined) throw new Error('no server span');
+    expect(server.name).toBe('GraphQL operation');
+    expect(server.status.code).toBe(SpanStatusCode.ERROR);
+    expect(server.attributes['gateway.transport']).toBe('http');
+    // Started when the refusal is answered, dated back to the request's start.
+    expect(hrMs(server.startTime)).toBeGreaterThanOrEqual(before - 1);
+    expect(hrMs(server.endTime)).toBeGreaterThanOrEqual(hrMs(server.startTime));
+    expect(processor.started).toHaveLength(1);
   });
 
   it('puts no token, variable or id in any span', async () => {
