@@ -17,12 +17,19 @@ export default defineConfig({
     projects: [
       { extends: true, test: { name: 'suite', include: ['test/**/*.test.ts'] } },
       // The gateway suites again on yoga's own pipeline and executor (test/helpers/gateway.ts's
-      // engineUnderTest): every behaviour is proven on the fast path and on the reference one.
+      // engineUnderTest): every behaviour is proven on the fast path and on the reference one, and
+      // subscriptions both with events shared between subscribers and executed per subscriber.
       {
         extends: true,
         test: {
           name: 'reference-engine',
-          include: ['test/integration/gateway/**/*.test.ts', 'test/clients/**/*.test.ts', 'test/integration/federation/**/*.test.ts'],
+          include: [
+            'test/integration/gateway/**/*.test.ts',
+            'test/clients/**/*.test.ts',
+            'test/integration/federation/**/*.test.ts',
+            'test/integration/live/subscriptions.test.ts',
+            'test/integration/live/fan-out.test.ts',
+          ],
           env: { GATEWAY_ENGINE: 'reference' },
         },
       },

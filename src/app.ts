@@ -57,6 +57,12 @@ export interface AppDeps {
    * once they ran `compileAfter` times on the reference engine; false: the reference engine only. @default { compileAfter: 1 }
    */
   compiledExecution?: { compileAfter: number } | false;
+  /**
+   * Subscription events on `/graphql` and `/subgraph` are executed once for all the subscribers
+   * of this replica that would get the same answer (`server/shared-subscription-events.ts`);
+   * false: once per subscriber, by yoga's executor. @default true
+   */
+  sharedSubscriptionEvents?: boolean;
 }
 
 export interface App {
@@ -123,7 +129,14 @@ export function createApp(deps: AppDeps): App & AppDrain {
   const security = deps.security ?? DEFAULT_SECURITY;
   const fastPath = deps.fastPath === false || deps.trustedDocuments !== undefined ? undefined : createFastPath({ yoga, cors: corsOptions(security), logger: deps.logger });
   const execPage = createExecPage({ enabled: (deps.execPage?.enabled ?? true) && security.graphiql, graphqlPath: yoga.graphqlEndpoint });
-  const subgraph = createSubgraphYoga({ schema: deps.subgraphSchema, createContext: deps.createContext, logger: deps.logger, metrics: deps.metrics, tracer: deps.tracer });
+  const subgraph = createSubgraphYoga({
+    schema: deps.subgraphSchema,
+    createContext: deps.createContext,
+    logger: deps.logger,
+    metrics: deps.metrics,
+    tracer: deps.tracer,
+    sharedSubscriptionEvents: deps.sharedSubscriptionEvents,
+  });
   const { metrics } = deps;
   const metricsEndpoint = metrics === undefined ? undefined : createMetricsEndpoint({ registry: metrics.registry, logger: deps.logger });
   const ws = attachGraphqlWs({

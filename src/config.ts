@@ -34,8 +34,9 @@ export interface Config {
   /** Undefined: no traces (neither OTLP endpoint variable set). */
   tracing: TracingConfig | undefined;
   /**
-   * `GRAPHQL_FAST_PATH`: plain JSON queries and mutations skip yoga's request pipeline, and
-   * recurring queries run compiled by graphql-jit. False: yoga's pipeline and executor for everything
+   * `GRAPHQL_FAST_PATH`: plain JSON queries and mutations skip yoga's request pipeline, recurring
+   * queries run compiled by graphql-jit, and a subscription event is executed once for all the
+   * subscribers that would get the same answer. False: yoga's pipeline and executor for everything
    * (the reference engine, if ever in doubt). @default true
    */
   fastPath: boolean;
@@ -179,7 +180,7 @@ export const SETTINGS = {
   MAX_REQUEST_BYTES: setting('MAX_REQUEST_BYTES', 'Largest request body, in bytes.', '1048576', integer(1_024, 64 * 1024 * 1024)),
   RATE_LIMIT_MUTATIONS_PER_MINUTE: setting('RATE_LIMIT_MUTATIONS_PER_MINUTE', 'Mutations per minute per token (per replica).', '600', integer(1, 1_000_000)),
   RATE_LIMIT_SUBSCRIPTIONS_PER_MINUTE: setting('RATE_LIMIT_SUBSCRIPTIONS_PER_MINUTE', 'New subscriptions and exec sessions per minute per token (per replica).', '600', integer(1, 1_000_000)),
-  GRAPHQL_FAST_PATH: setting('GRAPHQL_FAST_PATH', 'Plain JSON queries and mutations skip yoga\'s request pipeline; recurring queries run compiled by graphql-jit. false: yoga\'s pipeline and executor for all.', 'true', boolean),
+  GRAPHQL_FAST_PATH: setting('GRAPHQL_FAST_PATH', 'Plain JSON queries and mutations skip yoga\'s request pipeline; recurring queries run compiled by graphql-jit; a subscription event is executed once for all equal subscribers. false: yoga\'s pipeline and executor for all.', 'true', boolean),
   OTEL_EXPORTER_OTLP_ENDPOINT: setting('OTEL_EXPORTER_OTLP_ENDPOINT', 'OpenTelemetry collector (OTLP/HTTP) base URL: traces go to <url>/v1/traces. Unset (and no traces endpoint): no tracing.', 'unset', httpUrl),
   OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: setting('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', 'Full OTLP/HTTP traces URL; wins over OTEL_EXPORTER_OTLP_ENDPOINT.', 'unset', httpUrl),
   OTEL_SERVICE_NAME: setting('OTEL_SERVICE_NAME', '`service.name` of the spans.', 'nomad-graphql-gateway', text),

@@ -134,6 +134,7 @@ const app = createApp({
   fastPath: config.fastPath,
   // GRAPHQL_FAST_PATH=false: the reference engine only; otherwise compiled execution's defaults.
   compiledExecution: config.fastPath ? undefined : false,
+  sharedSubscriptionEvents: config.fastPath,
 });
 const { url } = await app.start(config.port, config.host);
 const upstreamText = simulator === undefined ? `Nomad at ${config.nomad?.address}` : `the embedded Nomad simulator at ${simulator.url} (demo cluster)`;

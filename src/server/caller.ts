@@ -1,6 +1,8 @@
 import type { YogaInitialContext } from 'graphql-yoga';
-import type { CallerInput } from '../context.ts';
+import type { CallerInput, Context } from '../context.ts';
 import { tokenFromHeaders } from '../nomad/token.ts';
+import { tokenDigest } from '../watch/watch-key.ts';
+import type { SubscriptionCaller } from './shared-subscription-events.ts';
 
 /**
  * Who an operation runs for. Over HTTP (and SSE) yoga hands us the request: the token is in its
@@ -17,4 +19,9 @@ export function callerOf(initial: Partial<YogaInitialContext> & Record<string, u
 
 function isCallerInput(value: unknown): value is CallerInput {
   return typeof value === 'object' && value !== null && 'token' in value && (typeof value.token === 'string' || value.token === undefined);
+}
+
+/** A subscriber as shared subscription events tell callers apart: by its token's digest; and its lifetime. */
+export function subscriptionCaller(context: Context): SubscriptionCaller {
+  return { key: tokenDigest(context.token), signal: context.signal };
 }

@@ -8,9 +8,10 @@ import { useOperationMetrics } from './operation-metrics.ts';
 import { useOperationTraces } from './operation-traces.ts';
 import { useQueryLimits } from './query-limits.ts';
 import { useRequestLog } from './request-log.ts';
+import { useSharedSubscriptionEvents } from './shared-subscription-events.ts';
 import { yogaLogger } from './yoga-logging.ts';
 import type { Context, ContextFactory } from '../context.ts';
-import { callerOf } from './caller.ts';
+import { callerOf, subscriptionCaller } from './caller.ts';
 
 /** Where a federation router (Apollo Router, Hive Gateway) reaches this service as a subgraph. */
 export const SUBGRAPH_ENDPOINT = '/subgraph';
@@ -32,6 +33,8 @@ export interface SubgraphYogaOptions {
   metrics?: GatewayMetrics;
   /** Makes a server span per operation, child of the router's trace context; left out, no spans. */
   tracer?: Tracer;
+  /** As `/graphql`'s (`yoga.ts`): subscription events executed once per group of equal subscribers. @default true */
+  sharedSubscriptionEvents?: boolean;
 }
 
 /**
@@ -53,6 +56,7 @@ export function createSubgraphYoga(options: SubgraphYogaOptions): YogaServerInst
       ...(options.metrics === undefined ? [] : [useOperationMetrics(options.metrics)]),
       ...(options.tracer === undefined ? [] : [useOperationTraces(options.tracer)]),
       useQueryLimits(),
+      ...(options.sharedSubscriptionEvents === false ? [] : [useSharedSubscriptionEvents<Context>({ callerOf: subscriptionCaller })]),
     ],
     context: (initial) => createContext(callerOf(initial)),
   });

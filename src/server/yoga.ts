@@ -13,10 +13,11 @@ import { useRequestLog } from './request-log.ts';
 import { DEFAULT_SECURITY, useCsrfPrevention, useIntrospectionSwitch, useRateLimits, type SecurityOptions } from './security.ts';
 import { useQueryLimits } from './query-limits.ts';
 import { useCompiledExecution } from './compiled-execution.ts';
+import { useSharedSubscriptionEvents } from './shared-subscription-events.ts';
 import { allReady, READINESS_ENDPOINT, type ReadinessCheck } from './readiness.ts';
 import { yogaLogger } from './yoga-logging.ts';
 import type { Context, ContextFactory } from '../context.ts';
-import { callerOf } from './caller.ts';
+import { callerOf, subscriptionCaller } from './caller.ts';
 
 /** What GraphiQL opens with: a first page of allocations across namespaces. */
 export const GRAPHIQL_DEFAULT_QUERY = `# Allocations across every namespace your token can read, oldest first.
@@ -75,6 +76,12 @@ export interface GatewayYogaOptions {
    * @default { compileAfter: 1 }
    */
   compiledExecution?: { compileAfter: number } | false;
+  /**
+   * Subscription events executed once for all the subscribers of this replica that would get the
+   * same answer (`shared-subscription-events.ts`); false: once per subscriber, by yoga's executor.
+   * @default true
+   */
+  sharedSubscriptionEvents?: boolean;
 }
 
 /** A query graphql-jit cannot compile runs on the reference engine: slower, so worth a line in the log. */
@@ -114,6 +121,7 @@ export function createGatewayYoga(options: GatewayYogaOptions): YogaServerInstan
       useIntrospectionSwitch(security.introspection),
       useRateLimits(security),
       ...(options.compiledExecution === false ? [] : [useCompiledExecution({ ...options.compiledExecution, onCompile: compileLogger(logger) })]),
+      ...(options.sharedSubscriptionEvents === false ? [] : [useSharedSubscriptionEvents<Context>({ callerOf: subscriptionCaller })]),
       // A plain 503 on failure: yoga would otherwise send the error's text to anyone who can
       // reach this unauthenticated endpoint.
       useReadinessCheck({ endpoint: READINESS_ENDPOINT, check: () => allReady(readinessChecks) }),

@@ -57,10 +57,13 @@ export interface GatewayStackOptions {
  * Which query engine the gateway suites run against. By default the fast one, with every query
  * compiled at once (so that graphql-jit runs every query of the suites, not only the second
  * run of each); with `GATEWAY_ENGINE=reference` (vitest's `reference-engine` project) yoga's own
- * pipeline and executor, so that every behaviour is proven on both.
+ * pipeline and executor (subscription events executed per subscriber), so that every behaviour
+ * is proven on both.
  */
-export function engineUnderTest(): { fastPath: boolean; compiledExecution: { compileAfter: number } | false } {
-  return process.env['GATEWAY_ENGINE'] === 'reference' ? { fastPath: false, compiledExecution: false } : { fastPath: true, compiledExecution: { compileAfter: 0 } };
+export function engineUnderTest(): Required<Pick<AppDeps, 'fastPath' | 'compiledExecution' | 'sharedSubscriptionEvents'>> {
+  return process.env['GATEWAY_ENGINE'] === 'reference'
+    ? { fastPath: false, compiledExecution: false, sharedSubscriptionEvents: false }
+    : { fastPath: true, compiledExecution: { compileAfter: 0 }, sharedSubscriptionEvents: true };
 }
 
 /**
@@ -93,7 +96,7 @@ export function createGatewayApp(
     /** Server spans of operations (the Nomad client's `onExchange` makes the client spans). */
     tracer?: Tracer;
     /** The query engine; left out, {@link engineUnderTest}. */
-    engine?: Pick<AppDeps, 'fastPath' | 'compiledExecution'>;
+    engine?: Pick<AppDeps, 'fastPath' | 'compiledExecution' | 'sharedSubscriptionEvents'>;
   } = {},
 ): App {
   const logger = options.logger ?? pino({ level: 'silent' });
