@@ -1,17 +1,19 @@
+import type { GraphQLResolveInfo } from 'graphql';
 import { whereToBexpr } from '../filters/where.ts';
 import { ErrorCode, gatewayError } from '../error-codes.ts';
 import type { AllocationChangesEvent } from '../watch/live-allocations.ts';
 import { allocationUuidFrom } from './allocation-id.ts';
 import { checkPrefix, filterFor } from './allocation-list-args.ts';
 import { AllocationRef } from './allocation.ts';
-import { fromFull, fromStub } from './allocation-source.ts';
+import { fromFull, fromStub, stubPartsFor } from './allocation-source.ts';
 import { AllocationWhereInput, whereFromInput } from './allocation-where.ts';
 import { builder } from './builder.ts';
 import { toGraphQLError, upstream } from './errors.ts';
 import { encodeGlobalId } from './global-id.ts';
+import { selectedFields } from './selection.ts';
 
-/** Watchers list allocations with their task states (Nomad's default) and without resources. */
-const WATCHED_PARTS = { taskStates: true, resources: false } as const;
+/** What a watch's stubs hold: task states when a subscriber selected them (the event says), never resources. */
+const watchedParts = (e: AllocationChangesEvent) => ({ taskStates: e.taskStates, resources: false });
 
 const AllocationChangesRef = builder.objectRef<AllocationChangesEvent>('AllocationChanges').implement({
   description:
@@ -26,12 +28,12 @@ const AllocationChangesRef = builder.objectRef<AllocationChangesEvent>('Allocati
     added: t.field({
       type: [AllocationRef],
       description: 'Allocations that appeared or started matching since the previous event.',
-      resolve: (e) => e.added.map((stub) => fromStub(stub, WATCHED_PARTS, e.loaders)),
+      resolve: (e) => e.added.map((stub) => fromStub(stub, watchedParts(e), e.loaders)),
     }),
     updated: t.field({
       type: [AllocationRef],
       description: 'Matching allocations that changed (their `modifyIndex` grew) since the previous event.',
-      resolve: (e) => e.updated.map((stub) => fromStub(stub, WATCHED_PARTS, e.loaders)),
+      resolve: (e) => e.updated.map((stub) => fromStub(stub, watchedParts(e), e.loaders)),
     }),
     removed: t.idList({
       description: 'Global `id`s of allocations that no longer match or no longer exist: evict them from a client cache.',
@@ -42,6 +44,11 @@ const AllocationChangesRef = builder.objectRef<AllocationChangesEvent>('Allocati
     }),
   }),
 });
+
+/** Whether the subscription selects anything that needs task states on `added` or `updated` allocations. */
+function selectsTaskStates(info: GraphQLResolveInfo): boolean {
+  return ['added', 'updated'].some((list) => stubPartsFor(selectedFields(info, [list])).taskStates);
+}
 
 builder.subscriptionFields((t) => ({
   allocationChanges: t.field({
@@ -54,13 +61,13 @@ builder.subscriptionFields((t) => ({
       filter: t.arg.string({ description: 'A raw Nomad filter expression (go-bexpr) over the full allocation.' }),
       where: t.arg({ type: AllocationWhereInput, description: 'Typed filters, combined with `filter` by `and`.' }),
     },
-    subscribe: async (_root, args, ctx) => {
+    subscribe: async (_root, args, ctx, info) => {
       const prefix = args.prefix ?? '';
       if (prefix !== '') checkPrefix(prefix);
       const filter = filterFor(args.filter ?? undefined, args.where == null ? undefined : whereToBexpr(whereFromInput(args.where)));
       return upstream(
         ctx.live.allocationChanges(
-          { namespace: args.namespace ?? undefined, prefix: prefix === '' ? undefined : prefix, filter },
+          { namespace: args.namespace ?? undefined, prefix: prefix === '' ? undefined : prefix, filter, taskStates: selectsTaskStates(info) },
           { token: ctx.token, signal: ctx.signal },
         ),
       );

@@ -9,6 +9,12 @@ export interface AllocationListSpec {
   namespace: string | undefined;
   prefix: string | undefined;
   filter: string | undefined;
+  /**
+   * Whether the stubs must carry their task states: Nomad's list is about four times larger with
+   * them, so a watch asks for them only when a subscriber selects them. Subscribers that differ
+   * here are served by different watches.
+   */
+  taskStates: boolean;
 }
 
 /** One event of an allocation list subscription, as one subscriber sees it. */
@@ -23,6 +29,8 @@ export interface AllocationChangesEvent {
   updated: AllocListStub[];
   /** Nomad ids of allocations that no longer match, or no longer exist. */
   removed: string[];
+  /** Whether the stubs of `added` and `updated` carry their task states (the spec's `taskStates`). */
+  taskStates: boolean;
   /** False on the one event that says Nomad cannot be reached; the next event brings the view up to date. */
   nomadReachable: boolean;
   /**

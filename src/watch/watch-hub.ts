@@ -94,8 +94,8 @@ type OneView = { kind: 'one'; alloc: Allocation | null };
 /** The blocking read behind a watch, as a view: the list keyed by id, or the one allocation. */
 function viewFetch(spec: WatchSpec, token: string | undefined, nomad: NomadClient): BlockingFetch<ListView | OneView> {
   if (spec.kind === 'allocations') {
-    const { namespace, prefix, filter } = spec;
-    const list = allocationListFetch(nomad, { namespace, prefix, filter, token });
+    const { namespace, prefix, filter, taskStates } = spec;
+    const list = allocationListFetch(nomad, { namespace, prefix, filter, taskStates, token });
     return async (request) => {
       const { index, value } = await list(request);
       return { index, value: { kind: 'list', allocs: new Map(value.map((a) => [a.ID, a])) } };
@@ -186,7 +186,7 @@ class KeyWatch {
     this.initialCache =
       view.kind === 'one'
         ? { index: this.index, allocation: view.alloc, loaders }
-        : { initial: true, index: this.index, added: [...view.allocs.values()], updated: [], removed: [], nomadReachable: !this.unreachable, loaders };
+        : { initial: true, index: this.index, added: [...view.allocs.values()], updated: [], removed: [], taskStates: this.taskStates, nomadReachable: !this.unreachable, loaders };
     return this.initialCache;
   }
 
@@ -194,7 +194,12 @@ class KeyWatch {
   errorEvent(error: GraphQLError): AllocationChangesEvent | AllocationEvent {
     const loaders = this.eventLoaders();
     if (this.spec.kind === 'allocation') return { index: this.index, allocation: null, loaders, error };
-    return { initial: false, index: this.index, added: [], updated: [], removed: [], nomadReachable: !this.unreachable, loaders, error };
+    return { initial: false, index: this.index, added: [], updated: [], removed: [], taskStates: this.taskStates, nomadReachable: !this.unreachable, loaders, error };
+  }
+
+  /** Whether the list's stubs carry task states (see `AllocationListSpec.taskStates`). */
+  private get taskStates(): boolean {
+    return this.spec.kind === 'allocations' && this.spec.taskStates;
   }
 
   /** Fresh loaders for one event: its reads, with this key's token, shared by its subscribers here. */
@@ -362,7 +367,7 @@ class KeyWatch {
       const loaders = this.eventLoaders();
       for (const subscriber of this.subscribers) {
         if (view.kind === 'list') {
-          const last: AllocationChangesEvent = { initial: false, index: this.index, added: [], updated: [], removed: [], nomadReachable: true, loaders, error: refused };
+          const last: AllocationChangesEvent = { initial: false, index: this.index, added: [], updated: [], removed: [], taskStates: this.taskStates, nomadReachable: true, loaders, error: refused };
           (subscriber as SubscriberQueue<AllocationChangesEvent>).push(last);
         } else {
           (subscriber as SubscriberQueue<AllocationEvent>).push({ index: this.index, allocation: null, loaders, error: refused });
@@ -375,7 +380,7 @@ class KeyWatch {
       if (this.unreachable) return;
       this.unreachable = true;
       if (view.kind === 'list') {
-        this.emit({ initial: false, index: this.index, added: [], updated: [], removed: [], nomadReachable: false, loaders: this.eventLoaders() });
+        this.emit({ initial: false, index: this.index, added: [], updated: [], removed: [], taskStates: this.taskStates, nomadReachable: false, loaders: this.eventLoaders() });
       }
       return;
     }
@@ -393,7 +398,7 @@ class KeyWatch {
       this.unreachable = false;
       if (message.index > this.index || resync) this.index = message.index;
       if (added.length + updated.length + removed.length > 0 || wasUnreachable) {
-        this.emit({ initial: false, index: this.index, added, updated, removed, nomadReachable: true, loaders: this.eventLoaders() });
+        this.emit({ initial: false, index: this.index, added, updated, removed, taskStates: this.taskStates, nomadReachable: true, loaders: this.eventLoaders() });
       }
       return;
     }

@@ -2,7 +2,14 @@ import { createHash } from 'node:crypto';
 
 /** What a watcher watches upstream: a filtered allocation list, or one allocation. */
 export type WatchSpec =
-  | { kind: 'allocations'; namespace: string | undefined; prefix: string | undefined; filter: string | undefined }
+  | {
+      kind: 'allocations';
+      namespace: string | undefined;
+      prefix: string | undefined;
+      filter: string | undefined;
+      /** Whether the list carries each allocation's task states (`?task_states=`): only when a subscriber selects them. */
+      taskStates: boolean;
+    }
   | { kind: 'allocation'; id: string };
 
 function sha256(text: string): string {
@@ -27,6 +34,6 @@ export function watchKey(spec: WatchSpec, token: string | undefined): string {
   const what =
     spec.kind === 'allocation'
       ? `allocation:${spec.id}`
-      : `allocations:${sha256(JSON.stringify([spec.namespace ?? null, spec.prefix ?? null, spec.filter ?? null])).slice(0, 32)}`;
+      : `allocations:${sha256(JSON.stringify([spec.namespace ?? null, spec.prefix ?? null, spec.filter ?? null, spec.taskStates])).slice(0, 32)}`;
   return `${what}:${tokenDigest(token)}`;
 }

@@ -15,12 +15,15 @@ import { asArray, asRecord } from './http.ts';
  * allocation version delivered twice...), and looks into Redis.
  */
 
-/** The same question (one watch key) asked with different selections. */
+/**
+ * The same question (one watch key) asked with different selections. Each selects task states
+ * somewhere: a selection without them would be served by a lighter watch of its own.
+ */
 export const CHANGES_SELECTIONS = [
   `subscription { allocationChanges(namespace: "default") {
     initial index nomadReachable removed
     added { allocId modifyIndex }
-    updated { allocId modifyIndex }
+    updated { allocId modifyIndex taskStates { state } }
   } }`,
   `subscription Changes($namespace: String) { allocationChanges(namespace: $namespace) {
     index initial nomadReachable removed
@@ -29,7 +32,7 @@ export const CHANGES_SELECTIONS = [
   } }`,
   `subscription { allocationChanges(namespace: "default") {
     nomadReachable initial index
-    updated { allocId modifyIndex desiredStatus job { jobId } }
+    updated { allocId modifyIndex desiredStatus job { jobId } taskStates { name } }
     added { allocId modifyIndex job { jobId } }
     removed
   } }`,

@@ -149,9 +149,9 @@ describe('a WebSocket client that stops reading', () => {
     ({ url } = await app.start(0));
   }
 
-  /** Local subscribers of `allocationChanges(namespace:)`, asked without a token. */
-  function subscribersOf(namespace: string): number {
-    const key = watchKey({ kind: 'allocations', namespace, prefix: undefined, filter: undefined }, undefined);
+  /** Local subscribers of `allocationChanges(namespace:)`, asked without a token: BULK's in `default` (it selects task states), PROBE's in `probe`. */
+  function subscribersOf(namespace: 'default' | 'probe'): number {
+    const key = watchKey({ kind: 'allocations', namespace, prefix: undefined, filter: undefined, taskStates: namespace === 'default' }, undefined);
     return hub.watches().find((watch) => watch.key === key)?.subscribers ?? 0;
   }
 

@@ -1,4 +1,4 @@
-import { request as httpRequest } from 'node:http';
+import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { createClient as createSseClient } from 'graphql-sse';
 import { createClient as createWsClient, type Client } from 'graphql-ws';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -126,6 +126,34 @@ describe('subscriptions over graphql-ws and SSE on one replica', () => {
     expect(stack.sim.blockingInFlight()).toBe(1);
     for (const s of subscriptions) s.dispose();
     await blockingQueriesDrainTo(0);
+  });
+
+  it('should ask Nomad for task states only for subscriptions that select them, each question on its own watch', async () => {
+    const lists: (string | null)[] = [];
+    const record = (req: IncomingMessage): void => {
+      const url = new URL(req.url ?? '/', stack.url);
+      if (url.pathname === '/v1/allocations' && url.searchParams.get('namespace') === 'prod') lists.push(url.searchParams.get('task_states'));
+    };
+    stack.sim.server.on('request', record);
+    const readsBefore = stack.sim.requestCount('GET /v1/allocation/:id');
+    try {
+      const addedOf = (result: unknown) => asArray(asRecord(asRecord(asRecord(result)['data'])['allocationChanges'])['added']).map(asRecord);
+      const lean = subscribeWs(wsClient(), 'subscription { allocationChanges(namespace: "prod") { initial added { allocId clientStatus } } }');
+      expect(addedOf(await lean.results.next(5_000))).toHaveLength(2);
+      expect(lists.length).toBeGreaterThan(0);
+      expect(new Set(lists)).toEqual(new Set(['false'])); // the first read, and the watch's blocking queries
+      const full = subscribeWs(wsClient(), 'subscription { allocationChanges(namespace: "prod") { initial added { allocId ...States } } } fragment States on Allocation { taskStates { name state } }');
+      const added = addedOf(await full.results.next(5_000));
+      expect(added).toHaveLength(2);
+      for (const alloc of added) expect(asArray(alloc['taskStates']).length).toBeGreaterThan(0);
+      expect(new Set(lists)).toEqual(new Set(['false', 'true']));
+      lean.dispose();
+      full.dispose();
+    } finally {
+      stack.sim.server.off('request', record);
+    }
+    // The task states came with the list: no allocation was read on its own for them.
+    expect(stack.sim.requestCount('GET /v1/allocation/:id')).toBe(readsBefore);
   });
 
   it('should send an allocation, then again after it changes, by global id', async () => {
