@@ -28,26 +28,69 @@ function either(a: AbortSignal, b: AbortSignal): AbortSignal {
 }
 
 /**
+ * The client bound to one caller. A class, so the methods live once on its prototype: a context
+ * is made for every request and every subscription, and thirteen closures each (with tsx's
+ * `keepNames`, each also given its own `name` property) were measured at about 4 KB per
+ * subscription held.
+ */
+class CallerBoundClient implements CallerNomadClient {
+  readonly #nomad: NomadClient;
+  readonly #caller: Caller;
+
+  constructor(nomad: NomadClient, caller: Caller) {
+    this.#nomad = nomad;
+    this.#caller = caller;
+  }
+
+  /** The caller's token replaces any per-call one; their signal joins any per-call one. */
+  #on<O extends NomadCallOptions>(options: O): O {
+    const { token, signal: callerSignal } = this.#caller;
+    const signal = options.signal === undefined ? callerSignal : callerSignal === undefined ? options.signal : either(options.signal, callerSignal);
+    return { ...options, token, signal };
+  }
+
+  listAllocations(options: Parameters<NomadClient['listAllocations']>[0] = {}): ReturnType<NomadClient['listAllocations']> {
+    return this.#nomad.listAllocations(this.#on(options));
+  }
+  readAllocation(id: string, options: Parameters<NomadClient['readAllocation']>[1] = {}): ReturnType<NomadClient['readAllocation']> {
+    return this.#nomad.readAllocation(id, this.#on(options));
+  }
+  stopAllocation(id: string, options: Parameters<NomadClient['stopAllocation']>[1] = {}): ReturnType<NomadClient['stopAllocation']> {
+    return this.#nomad.stopAllocation(id, this.#on(options));
+  }
+  signalAllocation(id: string, options: Parameters<NomadClient['signalAllocation']>[1]): ReturnType<NomadClient['signalAllocation']> {
+    return this.#nomad.signalAllocation(id, this.#on(options));
+  }
+  restartAllocation(id: string, options: Parameters<NomadClient['restartAllocation']>[1] = {}): ReturnType<NomadClient['restartAllocation']> {
+    return this.#nomad.restartAllocation(id, this.#on(options));
+  }
+  allocationServices(id: string, options: Parameters<NomadClient['allocationServices']>[1] = {}): ReturnType<NomadClient['allocationServices']> {
+    return this.#nomad.allocationServices(id, this.#on(options));
+  }
+  jobServices(jobId: string, options: Parameters<NomadClient['jobServices']>[1] = {}): ReturnType<NomadClient['jobServices']> {
+    return this.#nomad.jobServices(jobId, this.#on(options));
+  }
+  jobAllocations(jobId: string, options: Parameters<NomadClient['jobAllocations']>[1] = {}): ReturnType<NomadClient['jobAllocations']> {
+    return this.#nomad.jobAllocations(jobId, this.#on(options));
+  }
+  nodeAllocations(nodeId: string, options: Parameters<NomadClient['nodeAllocations']>[1] = {}): ReturnType<NomadClient['nodeAllocations']> {
+    return this.#nomad.nodeAllocations(nodeId, this.#on(options));
+  }
+  readJob(id: string, options: Parameters<NomadClient['readJob']>[1] = {}): ReturnType<NomadClient['readJob']> {
+    return this.#nomad.readJob(id, this.#on(options));
+  }
+  readNode(id: string, options: Parameters<NomadClient['readNode']>[1] = {}): ReturnType<NomadClient['readNode']> {
+    return this.#nomad.readNode(id, this.#on(options));
+  }
+  readEvaluation(id: string, options: Parameters<NomadClient['readEvaluation']>[1] = {}): ReturnType<NomadClient['readEvaluation']> {
+    return this.#nomad.readEvaluation(id, this.#on(options));
+  }
+}
+
+/**
  * Binds every call to one caller: their token replaces any per-call token, and their signal
  * aborts the call when they disconnect. A per-call signal, where given, still applies too.
  */
 export function bindToCaller(nomad: NomadClient, caller: Caller): CallerNomadClient {
-  const on = <O extends NomadCallOptions>(options: O): O => {
-    const signal = options.signal === undefined ? caller.signal : caller.signal === undefined ? options.signal : either(options.signal, caller.signal);
-    return { ...options, token: caller.token, signal };
-  };
-  return {
-    listAllocations: (options = {}) => nomad.listAllocations(on(options)),
-    readAllocation: (id, options = {}) => nomad.readAllocation(id, on(options)),
-    stopAllocation: (id, options = {}) => nomad.stopAllocation(id, on(options)),
-    signalAllocation: (id, options) => nomad.signalAllocation(id, on(options)),
-    restartAllocation: (id, options = {}) => nomad.restartAllocation(id, on(options)),
-    allocationServices: (id, options = {}) => nomad.allocationServices(id, on(options)),
-    jobServices: (jobId, options = {}) => nomad.jobServices(jobId, on(options)),
-    jobAllocations: (jobId, options = {}) => nomad.jobAllocations(jobId, on(options)),
-    nodeAllocations: (nodeId, options = {}) => nomad.nodeAllocations(nodeId, on(options)),
-    readJob: (id, options = {}) => nomad.readJob(id, on(options)),
-    readNode: (id, options = {}) => nomad.readNode(id, on(options)),
-    readEvaluation: (id, options = {}) => nomad.readEvaluation(id, on(options)),
-  };
+  return new CallerBoundClient(nomad, caller);
 }
