@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { GraphQLError, getOperationAST, type ExecutionArgs, type execute, type subscribe } from 'graphql';
 import type { SubscribePayload } from 'graphql-ws';
@@ -115,6 +116,21 @@ const UNSENT_CHECK_MS = 500;
 const TOO_SLOW_GRACE_MS = 5_000;
 
 /**
+ * Bytes of the write in progress on `tcp` that the kernel has not taken yet, or undefined where
+ * Node does not say. `bufferedAmount` counts a message as unsent until its last byte is written,
+ * so it stays flat for as long as a client takes to read one large message; libuv's write queue
+ * goes down as the client reads. The handle's `writeQueueSize` is not public API, but Node reads it
+ * for the same reason (net.Socket's `_onTimeout` holds a socket timeout off while it moves); where
+ * it is missing, the watch falls back to `bufferedAmount` alone.
+ */
+function unwrittenBytes(tcp: Socket): number | undefined {
+  const handle: unknown = Reflect.get(tcp, '_handle');
+  if (typeof handle !== 'object' || handle === null) return undefined;
+  const size: unknown = Reflect.get(handle, 'writeQueueSize');
+  return typeof size === 'number' ? size : undefined;
+}
+
+/**
  * Closes a client that does not take what it is sent. graphql-ws awaits each send before it takes
  * an operation's next event, so what piles up is one message per operation in the socket's
  * buffer, plus the events waiting in the subscriber queues (bounded on their own): looking at
@@ -122,16 +138,23 @@ const TOO_SLOW_GRACE_MS = 5_000;
  * an event that finds the bound passed by other operations' messages). Over the bound is not
  * enough on the timer: a large message (the first event of a subscription over 100 000 allocations is tens of
  * megabytes) is over it for as long as a healthy client takes to read it. A client is too slow
- * when the backlog was over the bound at the last look and is still, not any lower. The close frame
- * queues behind the unsent data, so a client that reads nothing at all is cut off after a grace period.
+ * when the backlog was over the bound at the last look and is still, and the client took nothing
+ * in between: neither the backlog nor the write in progress (see {@link unwrittenBytes}) went down.
+ * The close frame queues behind the unsent data, so a client that reads nothing at all is cut off
+ * after a grace period.
  */
-function watchUnsent(socket: WebSocket, maxUnsentBytes: number, logger: Logger): NodeJS.Timeout {
+function watchUnsent(options: { socket: WebSocket; tcp: Socket; maxUnsentBytes: number; logger: Logger }): NodeJS.Timeout {
+  const { socket, tcp, maxUnsentBytes, logger } = options;
   let previous = 0;
+  let previousUnwritten: number | undefined;
   const timer = setInterval(() => {
     const unsent = socket.bufferedAmount;
-    // Over the bound at two looks in a row, and not down in between.
-    const stalled = unsent > maxUnsentBytes && previous > maxUnsentBytes && unsent >= previous;
+    const unwritten = unwrittenBytes(tcp);
+    const writing = unwritten !== undefined && previousUnwritten !== undefined && unwritten < previousUnwritten;
+    // Over the bound at two looks in a row, and nothing taken in between.
+    const stalled = unsent > maxUnsentBytes && previous > maxUnsentBytes && unsent >= previous && !writing;
     previous = unsent;
+    previousUnwritten = unwritten;
     if (!stalled) return;
     clearInterval(timer);
     logger.info(`graphql-ws: closing a client that does not keep up (${unsent} bytes unsent)`);
@@ -197,7 +220,7 @@ export function attachGraphqlWs(options: {
           const token = tokenFromHeaders(payloadHeaders(ctx.connectionParams));
           if (token !== undefined && !isSendableToken(token)) return false; // 4403 Forbidden
           const requestId = requestIdFrom(firstHeader(ctx.extra.request.headers[REQUEST_ID_HEADER]));
-          states.set(ctx.extra.socket, { caller: { token }, requestId, operations: new Map(), requests: new Set(), unsentWatch: watchUnsent(ctx.extra.socket, limits.maxUnsentBytes, logger) });
+          states.set(ctx.extra.socket, { caller: { token }, requestId, operations: new Map(), requests: new Set(), unsentWatch: watchUnsent({ socket: ctx.extra.socket, tcp: ctx.extra.request.socket, maxUnsentBytes: limits.maxUnsentBytes, logger }) });
           return true;
         },
         onSubscribe: async (ctx, id, payload: SubscribePayload): Promise<ExecutionArgs | readonly GraphQLError[]> => {
