@@ -1,26 +1,15 @@
 /** Reads a gateway replica's `/metrics` (Prometheus text) for what the benchmarks count. */
 import { request } from 'undici';
+import { parsePrometheusText, type Sample } from './prometheus-text.ts';
 
-export interface Sample {
-  name: string;
-  labels: Record<string, string>;
-  value: number;
-}
+export type { Sample } from './prometheus-text.ts';
 
-/** Parses the text exposition format, one sample per line (what prom-client writes). */
+/**
+ * Parses the text exposition format leniently: a line that is not a sample is left out rather
+ * than failing a benchmark run over a metric it does not read.
+ */
 export function parseExposition(text: string): Sample[] {
-  const samples: Sample[] = [];
-  for (const line of text.split('\n')) {
-    if (line === '' || line.startsWith('#')) continue;
-    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (match === null) continue;
-    const labels: Record<string, string> = {};
-    for (const [, key, value] of (match[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) {
-      if (key !== undefined && value !== undefined) labels[key] = value;
-    }
-    samples.push({ name: match[1] ?? '', labels, value: Number(match[3]) });
-  }
-  return samples;
+  return parsePrometheusText(text, { strict: false });
 }
 
 export async function readMetrics(gatewayUrl: string): Promise<Sample[]> {

@@ -3,6 +3,7 @@ import { createClient, type Client } from 'graphql-ws';
 import { Registry } from 'prom-client';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
+import { parsePrometheusText, type Sample } from '../../../bench/prometheus-text.ts';
 import { createGatewayMetrics, METRIC } from '../../../src/observability/metrics.ts';
 import { createAsyncQueue, eventually, type AsyncQueue } from '../../helpers/async-queue.ts';
 import { startGatewayStack, type GatewayStack } from '../../helpers/gateway.ts';
@@ -13,28 +14,6 @@ import { asRecord, send } from '../../helpers/http.ts';
  * operations and error codes, and the live gauges (subscriptions, watches, WebSocket connections,
  * exec sessions) going up while something is open and back down when it ends.
  */
-
-interface Sample {
-  name: string;
-  labels: Record<string, string>;
-  value: number;
-}
-
-/** Parses Prometheus's text exposition format (what prom-client writes: one sample per line). */
-function parseExposition(text: string): Sample[] {
-  const samples: Sample[] = [];
-  for (const line of text.split('\n')) {
-    if (line === '' || line.startsWith('#')) continue;
-    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (match === null) throw new Error(`not an exposition line: ${line}`);
-    const labels: Record<string, string> = {};
-    for (const [, key, value] of (match[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) {
-      if (key !== undefined && value !== undefined) labels[key] = value;
-    }
-    samples.push({ name: match[1] ?? '', labels, value: Number(match[3]) });
-  }
-  return samples;
-}
 
 /** An allocation whose read fails with a bug of ours (not a Nomad error), which yoga masks. */
 const BROKEN = '0badc0de-0000-4000-8000-000000000000';
@@ -79,7 +58,8 @@ describe('/metrics on a gateway over the simulator', () => {
     const response = await send(stack.url, '/metrics');
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
-    return { text: response.text, samples: parseExposition(response.text) };
+    // Strict: a line prom-client writes that is not a valid sample fails the test.
+    return { text: response.text, samples: parsePrometheusText(response.text) };
   }
 
   async function value(name: string, labels: Record<string, string> = {}): Promise<number> {
