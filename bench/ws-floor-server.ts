@@ -1,15 +1,31 @@
 /**
- * The floor of an idle subscription's memory: a process that only holds graphql-ws connections
+ * The floor of a subscription: a process that only holds graphql-ws connections
  * (`graphql-transport-ws`: acknowledges `connection_init`, answers one `next` per `subscribe`,
  * keeps each subscription's id, answers pings), started by the bench beside the gateway replicas.
  * What it costs per connection is what any Node process holding the same sockets costs.
- * Prints `ws floor listening on ws://…` once ready.
+ * `POST /broadcast?alloc=<id>` writes one event updating that allocation to every subscription
+ * (answered once all are written to their sockets): the floor of delivering a change to every
+ * subscriber. Prints `ws floor listening on ws://…` once ready.
  */
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { WebSocketServer, type RawData } from 'ws';
+import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 
-const server = new WebSocketServer({ host: '127.0.0.1', port: 0, path: '/graphql', handleProtocols: () => 'graphql-transport-ws' });
-const subscriptions = new Map<object, Set<string>>();
+const http = createServer((req, res) => {
+  const url = new URL(req.url ?? '/', 'http://floor');
+  const allocId = url.searchParams.get('alloc');
+  if (req.method !== 'POST' || url.pathname !== '/broadcast' || allocId === null) {
+    res.writeHead(404).end();
+    return;
+  }
+  const payload = JSON.stringify({ data: { allocationChanges: { initial: false, index: '2', added: [], updated: [{ allocId, desiredStatus: 'STOP', clientStatus: 'RUNNING' }] } } });
+  for (const [socket, ids] of subscriptions) {
+    for (const id of ids) socket.send(`{"id":${JSON.stringify(id)},"type":"next","payload":${payload}}`);
+  }
+  res.writeHead(204).end();
+});
+const server = new WebSocketServer({ server: http, path: '/graphql', handleProtocols: () => 'graphql-transport-ws' });
+const subscriptions = new Map<WebSocket, Set<string>>();
 
 function decode(data: RawData): { type?: unknown; id?: unknown } {
   try {
@@ -34,10 +50,10 @@ server.on('connection', (socket) => {
   });
   socket.on('close', () => subscriptions.delete(socket));
 });
-server.on('listening', () => {
-  console.log(`ws floor listening on ws://127.0.0.1:${(server.address() as AddressInfo).port}/graphql`);
+http.listen(0, '127.0.0.1', () => {
+  console.log(`ws floor listening on ws://127.0.0.1:${(http.address() as AddressInfo).port}/graphql`);
 });
 process.on('SIGTERM', () => {
   for (const client of server.clients) client.terminate();
-  server.close(() => process.exit(0));
+  server.close(() => http.close(() => process.exit(0)));
 });

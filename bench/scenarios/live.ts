@@ -143,6 +143,29 @@ async function listDefault(simUrl: string): Promise<{ stubs: Stub[]; index: stri
   return { stubs: decodeStubs(await response.body.json()), index: String(Array.isArray(index) ? index[0] : index) };
 }
 
+/** Waits for every subscriber's event naming `allocId`, for at most 20 s; the deadline's timer is cancelled either way. */
+async function allArrivals(arrivals: readonly Promise<number>[], allocId: string): Promise<number[]> {
+  const deadline = new AbortController();
+  const timeout = sleep(20_000, undefined, { signal: deadline.signal }).then(() => {
+    throw new Error(`not every subscriber saw the change of ${allocId} within 20 s`);
+  });
+  timeout.catch(() => undefined); // the abort's rejection, once the race is decided
+  return Promise.race([Promise.all(arrivals), timeout]).finally(() => deadline.abort());
+}
+
+/**
+ * The floor of one change: the floor process writes one event to every subscription, timed from
+ * just before it is asked to until each subscriber has it.
+ */
+async function timeOneFloorBroadcast(floorHttpUrl: string, subscribers: readonly Subscriber[], fakeAllocId: string): Promise<number[]> {
+  const arrivals = subscribers.map((s) => s.waitFor(fakeAllocId));
+  const askedAt = performance.now();
+  const response = await request(`${floorHttpUrl}/broadcast?alloc=${fakeAllocId}`, { method: 'POST' });
+  await response.body.dump();
+  if (response.statusCode !== 204) throw new Error(`the floor's broadcast answered ${response.statusCode}`);
+  return (await allArrivals(arrivals, fakeAllocId)).map((at) => at - askedAt);
+}
+
 /**
  * One change: stops a running allocation in the simulator and times, from just before, the
  * direct blocking query (already waiting at the current index) and each subscriber's event.
@@ -158,13 +181,7 @@ async function timeOneChange(simUrl: string, subscribers: readonly Subscriber[],
   const stop = await request(`${simUrl}/v1/allocation/${allocId}/stop`, { method: 'PUT' });
   await stop.body.dump();
   if (stop.statusCode !== 200) throw new Error(`stopping ${allocId} answered ${stop.statusCode}`);
-  // Cancelled once every subscriber has its event, so no 20 s timer outlives the change.
-  const deadline = new AbortController();
-  const timeout = sleep(20_000, undefined, { signal: deadline.signal }).then(() => {
-    throw new Error(`not every subscriber saw the stop of ${allocId} within 20 s`);
-  });
-  timeout.catch(() => undefined); // the abort's rejection, once the race is decided
-  const delivered = await Promise.race([Promise.all(arrivals), timeout]).finally(() => deadline.abort());
+  const delivered = await allArrivals(arrivals, allocId);
   return { direct: (await direct) - changedAt, delivered: delivered.map((at) => at - changedAt) };
 }
 
@@ -178,26 +195,38 @@ async function fanOutAt(options: LiveScenarioOptions, count: number, changes: nu
   const subscribers = await openSubscribers(wsUrls, count);
   await sleep(2_000);
   const rssIdle = totalRss(replicas);
-  const before = await upstreamState(replicas);
+
+  /** Stops one running allocation of job `web` and times its delivery to every subscriber. */
+  const stopOne = async (): Promise<{ direct: number; delivered: number[] }> => {
+    const { stubs, index } = await listDefault(simUrl);
+    const target = stubs.find((s) => s.JobID === 'web' && s.ClientStatus === 'running' && s.DesiredStatus === 'run');
+    if (target === undefined) throw new Error('no running allocation of job web left to stop');
+    const timed = await timeOneChange(simUrl, subscribers, target.ID, index);
+    // A stop is several steps in Nomad (desired status, the client's update, a replacement
+    // placed and started): let all of them pass, so that each change is timed alone. The
+    // simulator's last step comes 2 s after the stop (scheduler 0.5 s, client 1.5 s).
+    await sleep(options.quick ? 500 : 2_500);
+    return timed;
+  };
 
   const direct: number[] = [];
   const delivered: number[] = [];
+  let before: { calls: number; leading: number } | undefined;
   try {
+    // One change first, not counted: the replicas' event path is compiled by V8 on its first runs,
+    // as in any gateway that has been serving for a while.
+    await stopOne();
+    before = await upstreamState(replicas);
     for (let change = 0; change < changes; change++) {
-      const { stubs, index } = await listDefault(simUrl);
-      const target = stubs.find((s) => s.JobID === 'web' && s.ClientStatus === 'running' && s.DesiredStatus === 'run');
-      if (target === undefined) throw new Error('no running allocation of job web left to stop');
-      const timed = await timeOneChange(simUrl, subscribers, target.ID, index);
+      const timed = await stopOne();
       direct.push(timed.direct);
       delivered.push(...timed.delivered);
-      // A stop is several steps in Nomad (desired status, the client's update, a replacement
-      // placed and started): let all of them pass, so that each change is counted whole.
-      await sleep(options.quick ? 500 : 2_000);
     }
   } finally {
     await closeSubscribers(subscribers);
   }
   const after = await upstreamState(replicas);
+  if (before === undefined) throw new Error('unreachable: the changes ran');
   direct.sort((a, b) => a - b);
   delivered.sort((a, b) => a - b);
 
@@ -207,7 +236,18 @@ async function fanOutAt(options: LiveScenarioOptions, count: number, changes: nu
   const floorSubscribers = await openSubscribers([options.floor.wsUrl], count);
   await sleep(2_000);
   const floorIdle = options.floor.rssBytes() ?? 0;
-  await closeSubscribers(floorSubscribers);
+  const floorDelivered: number[] = [];
+  try {
+    const floorHttpUrl = new URL(options.floor.wsUrl.replace(/^ws/, 'http')).origin;
+    for (let change = -1; change < changes; change++) {
+      const times = await timeOneFloorBroadcast(floorHttpUrl, floorSubscribers, `floor-${count}-${change}`);
+      if (change >= 0) floorDelivered.push(...times); // the first one warms up, as for the gateway
+      await sleep(options.quick ? 100 : 500);
+    }
+  } finally {
+    await closeSubscribers(floorSubscribers);
+  }
+  floorDelivered.sort((a, b) => a - b);
 
   return [
     figure({
@@ -242,6 +282,21 @@ async function fanOutAt(options: LiveScenarioOptions, count: number, changes: nu
       baseline: { name: 'direct blocking query', value: percentile(direct, 0.99) },
       target: { of: 'value', op: '<=', bound: 100 },
       note: `${delivered.length} deliveries; measured in the one process that also holds every client`,
+    }),
+    figure({
+      scenario,
+      measure: 'delivery latency p50, gateway over the floor',
+      unit: 'ms',
+      value: percentile(delivered, 0.5),
+      baseline: { name: 'a process writing one prepared event to each socket', value: percentile(floorDelivered, 0.5) },
+      note: 'the floor: the same clients, subscribed to bench/ws-floor-server.ts, timed from asking it to write',
+    }),
+    figure({
+      scenario,
+      measure: 'delivery latency p99, gateway over the floor',
+      unit: 'ms',
+      value: percentile(delivered, 0.99),
+      baseline: { name: 'a process writing one prepared event to each socket', value: percentile(floorDelivered, 0.99) },
     }),
     figure({
       scenario,
