@@ -12,6 +12,7 @@ import { watchKey } from '../../../src/watch/watch-key.ts';
 import { createAsyncQueue, deferred, eventually, nextEvent, within, type AsyncQueue } from '../../helpers/async-queue.ts';
 import { createGatewayApp } from '../../helpers/gateway.ts';
 import { asArray, asRecord } from '../../helpers/http.ts';
+import { BULK_SUBSCRIPTION as BULK } from '../../helpers/bulk-subscription.ts';
 
 /**
  * A WebSocket client that stops reading must not grow the gateway's memory. The client here is a
@@ -27,22 +28,6 @@ import { asArray, asRecord } from '../../helpers/http.ts';
  * never gets there (its one operation is stuck in its own write); the keep-alive drops it instead
  * (second test), since a client that does not read does not answer pings either.
  */
-
-/** The slow client's big operations: every allocation of the job with all its task events. */
-const BULK = /* GraphQL */ `subscription Bulk {
-  allocationChanges(namespace: "default") {
-    initial index removed
-    added { ...Everything }
-    updated { ...Everything }
-  }
-}
-fragment Everything on Allocation {
-  id allocId name namespace evalId nodeId nodeName jobId taskGroup desiredStatus desiredDescription clientStatus clientDescription modifyIndex
-  taskStates {
-    name state failed restarts startedAt finishedAt lastRestart
-    events { type time message displayMessage details failsTask restartReason setupError driverError exitCode signal killTimeout killError killReason }
-  }
-}`;
 
 /** A small operation on another watch key, whose next event the test triggers when it chooses. */
 const PROBE = /* GraphQL */ `subscription Probe { allocationChanges(namespace: "probe") { initial index updated { allocId clientStatus } } }`;

@@ -9,6 +9,7 @@ import { startSimulator, type Simulator } from '../../../src/simulator/server.ts
 import { createAsyncQueue, deferred, nextEvent, within, type AsyncQueue } from '../../helpers/async-queue.ts';
 import { createGatewayApp } from '../../helpers/gateway.ts';
 import { asArray, asRecord } from '../../helpers/http.ts';
+import { BULK_SUBSCRIPTION as BULK } from '../../helpers/bulk-subscription.ts';
 
 /**
  * One event far larger than `maxUnsentBytes`, read by a client that is slow but keeps reading, must
@@ -24,22 +25,6 @@ import { asArray, asRecord } from '../../helpers/http.ts';
  * about 10 MB of JSON. The kernel's loopback buffers take about 4 MB of it (Linux caps a socket's
  * send buffer at 4 MB by default), so megabytes stay in the gateway, far over the 256 KiB bound.
  */
-
-/** Every allocation of the namespace with all its task events: the first event is the big one. */
-const BULK = /* GraphQL */ `subscription Bulk {
-  allocationChanges(namespace: "default") {
-    initial index removed
-    added { ...Everything }
-    updated { ...Everything }
-  }
-}
-fragment Everything on Allocation {
-  id allocId name namespace evalId nodeId nodeName jobId taskGroup desiredStatus desiredDescription clientStatus clientDescription modifyIndex
-  taskStates {
-    name state failed restarts startedAt finishedAt lastRestart
-    events { type time message displayMessage details failsTask restartReason setupError driverError exitCode signal killTimeout killError killReason }
-  }
-}`;
 
 /** Allocations (of five tasks each) in the namespace: BULK's first event is about 7 KB a piece. */
 const ALLOCATIONS = 1_500;
