@@ -12,12 +12,8 @@ export interface SubscriberQueue<T> {
   readonly events: AsyncIterableIterator<T>;
 }
 
-/**
- * A consumer that does not keep up (a stalled socket, a frozen tab) must not grow the gateway's
- * memory: past `maxBuffered` unread events its stream fails with SUBSCRIBER_TOO_SLOW. `onClose`
- * runs once, however the stream ends (read to the end, failed, returned early, or `signal`).
- */
-export function createSubscriberQueue<T>(options: {
+/** Options of {@link createSubscriberQueue}. */
+interface SubscriberQueueOptions<T> {
   maxBuffered: number;
   signal?: AbortSignal;
   onClose: () => void;
@@ -27,95 +23,124 @@ export function createSubscriberQueue<T>(options: {
    * source iterator is an internal error to it (graphql-ws closes the whole socket with 4500).
    */
   overflowEvent?: (error: GraphQLError) => T;
-}): SubscriberQueue<T> {
-  const buffered: T[] = [];
-  let waiting: ((result: IteratorResult<T>) => void) | undefined;
-  let waitingReject: ((error: unknown) => void) | undefined;
-  let ending: { error?: unknown } | undefined;
-  let closed = false;
+}
 
-  const close = (): void => {
-    if (closed) return;
-    closed = true;
-    options.signal?.removeEventListener('abort', onAbort);
-    options.onClose();
-  };
-  const settleWaiting = (): void => {
-    if (waiting === undefined) return;
-    const resolve = waiting;
-    const reject = waitingReject;
-    if (buffered.length > 0) {
-      waiting = undefined;
-      waitingReject = undefined;
-      resolve({ value: buffered.shift() as T, done: false });
-    } else if (ending !== undefined) {
-      waiting = undefined;
-      waitingReject = undefined;
-      close();
-      if (ending.error !== undefined) reject?.(ending.error);
-      else resolve({ value: undefined, done: true });
-    }
-  };
-  const finish = (error?: unknown): void => {
-    if (ending !== undefined) return;
-    ending = error === undefined ? {} : { error };
-    settleWaiting();
-  };
-  const onAbort = (): void => {
-    buffered.length = 0;
-    finish();
-    close();
-  };
-  options.signal?.addEventListener('abort', onAbort, { once: true });
-  if (options.signal?.aborted === true) onAbort();
+/**
+ * The queue and its own iterator in one object, its methods on the prototype: one is held per
+ * subscription, so closures per instance would be paid thousands of times over (they were about
+ * 3 KB per idle subscription). It listens to the signal as an event listener object.
+ */
+class BoundedQueue<T> implements SubscriberQueue<T>, AsyncIterableIterator<T> {
+  readonly #options: SubscriberQueueOptions<T>;
+  readonly #buffered: T[] = [];
+  #waiting: { resolve: (result: IteratorResult<T>) => void; reject: (error: unknown) => void } | undefined;
+  #ending: { error?: unknown } | undefined;
+  #closed = false;
 
-  const events: AsyncIterableIterator<T> = {
-    next: () => {
-      if (buffered.length > 0) return Promise.resolve({ value: buffered.shift() as T, done: false });
-      if (ending !== undefined) {
-        close();
-        return ending.error !== undefined ? Promise.reject(ending.error) : Promise.resolve({ value: undefined, done: true });
-      }
-      return new Promise<IteratorResult<T>>((resolve, reject) => {
-        waiting = resolve;
-        waitingReject = reject;
+  constructor(options: SubscriberQueueOptions<T>) {
+    this.#options = options;
+    options.signal?.addEventListener('abort', this, { once: true });
+    if (options.signal?.aborted === true) this.handleEvent();
+  }
+
+  get events(): AsyncIterableIterator<T> {
+    return this;
+  }
+
+  /** The signal aborted: what is queued is dropped, and the stream ends. */
+  handleEvent(): void {
+    this.#buffered.length = 0;
+    this.#finish();
+    this.#close();
+  }
+
+  push(event: T): void {
+    if (this.#ending !== undefined) return;
+    const { maxBuffered, overflowEvent } = this.#options;
+    if (this.#buffered.length >= maxBuffered) {
+      // The backlog is dropped, not delivered: its memory is freed at once, and the subscriber
+      // learns at its next read that it must subscribe again (and start over from `initial`).
+      this.#buffered.length = 0;
+      const error = gatewayError(ErrorCode.SUBSCRIBER_TOO_SLOW, `This subscription fell ${maxBuffered} events behind and was ended; subscribe again`, {
+        maximum: maxBuffered,
       });
-    },
-    return: () => {
-      buffered.length = 0;
-      ending ??= {};
-      settleWaiting();
-      close();
-      return Promise.resolve({ value: undefined, done: true });
-    },
-    [Symbol.asyncIterator]() {
-      return events;
-    },
-  };
-
-  return {
-    push: (event) => {
-      if (ending !== undefined) return;
-      if (buffered.length >= options.maxBuffered) {
-        // The backlog is dropped, not delivered: its memory is freed at once, and the subscriber
-        // learns at its next read that it must subscribe again (and start over from `initial`).
-        buffered.length = 0;
-        const error = gatewayError(ErrorCode.SUBSCRIBER_TOO_SLOW, `This subscription fell ${options.maxBuffered} events behind and was ended; subscribe again`, {
-          maximum: options.maxBuffered,
-        });
-        if (options.overflowEvent === undefined) {
-          finish(error);
-        } else {
-          buffered.push(options.overflowEvent(error));
-          finish();
-        }
-        return;
+      if (overflowEvent === undefined) {
+        this.#finish(error);
+      } else {
+        this.#buffered.push(overflowEvent(error));
+        this.#finish();
       }
-      buffered.push(event);
-      settleWaiting();
-    },
-    end: () => finish(),
-    fail: (error) => finish(error),
-    events,
-  };
+      return;
+    }
+    this.#buffered.push(event);
+    this.#settleWaiting();
+  }
+
+  end(): void {
+    this.#finish();
+  }
+
+  fail(error: unknown): void {
+    this.#finish(error);
+  }
+
+  next(): Promise<IteratorResult<T>> {
+    if (this.#buffered.length > 0) return Promise.resolve({ value: this.#buffered.shift() as T, done: false });
+    const ending = this.#ending;
+    if (ending !== undefined) {
+      this.#close();
+      return ending.error !== undefined ? Promise.reject(ending.error) : Promise.resolve({ value: undefined, done: true });
+    }
+    return new Promise<IteratorResult<T>>((resolve, reject) => {
+      this.#waiting = { resolve, reject };
+    });
+  }
+
+  return(): Promise<IteratorResult<T>> {
+    this.#buffered.length = 0;
+    this.#ending ??= {};
+    this.#settleWaiting();
+    this.#close();
+    return Promise.resolve({ value: undefined, done: true });
+  }
+
+  [Symbol.asyncIterator](): AsyncIterableIterator<T> {
+    return this;
+  }
+
+  #close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#options.signal?.removeEventListener('abort', this);
+    this.#options.onClose();
+  }
+
+  #settleWaiting(): void {
+    const waiting = this.#waiting;
+    if (waiting === undefined) return;
+    if (this.#buffered.length > 0) {
+      this.#waiting = undefined;
+      waiting.resolve({ value: this.#buffered.shift() as T, done: false });
+    } else if (this.#ending !== undefined) {
+      this.#waiting = undefined;
+      this.#close();
+      if (this.#ending.error !== undefined) waiting.reject(this.#ending.error);
+      else waiting.resolve({ value: undefined, done: true });
+    }
+  }
+
+  #finish(error?: unknown): void {
+    if (this.#ending !== undefined) return;
+    this.#ending = error === undefined ? {} : { error };
+    this.#settleWaiting();
+  }
+}
+
+/**
+ * A consumer that does not keep up (a stalled socket, a frozen tab) must not grow the gateway's
+ * memory: past `maxBuffered` unread events its stream fails with SUBSCRIBER_TOO_SLOW. `onClose`
+ * runs once, however the stream ends (read to the end, failed, returned early, or `signal`).
+ */
+export function createSubscriberQueue<T>(options: SubscriberQueueOptions<T>): SubscriberQueue<T> {
+  return new BoundedQueue(options);
 }
