@@ -54,46 +54,66 @@ function readEach<K, T>(keys: readonly K[], read: (key: K) => Promise<T>): Promi
   return mapSettledLimit(keys, READ_CONCURRENCY, read).then(toLoaderResults);
 }
 
+/**
+ * Each loader is made on first use: most operations use none or one of them, and an idle
+ * subscription (a context held for its lifetime) should not carry five empty caches. A class, so
+ * the getters live once on its prototype rather than as closures in every context.
+ */
+class LazyLoaders implements Loaders {
+  readonly #nomad: CallerNomadClient;
+  #allocation: Loaders['allocation'] | undefined;
+  #job: Loaders['job'] | undefined;
+  #node: Loaders['node'] | undefined;
+  #evaluation: Loaders['evaluation'] | undefined;
+  #allocationServices: Loaders['allocationServices'] | undefined;
+
+  constructor(nomad: CallerNomadClient) {
+    this.#nomad = nomad;
+  }
+
+  get allocation(): Loaders['allocation'] {
+    const nomad = this.#nomad;
+    return (this.#allocation ??= new DataLoader((ids) => readEach(ids, (id) => nullOn404(nomad.readAllocation(id)))));
+  }
+
+  get job(): Loaders['job'] {
+    const nomad = this.#nomad;
+    return (this.#job ??= new DataLoader(
+      (keys) => readEach(keys, (key) => nullOn404(nomad.readJob(key.id, { namespace: key.namespace }))),
+      { cacheKeyFn: (key) => `${key.namespace}\u0000${key.id}` },
+    ));
+  }
+
+  get node(): Loaders['node'] {
+    const nomad = this.#nomad;
+    return (this.#node ??= new DataLoader((ids) => readEach(ids, (id) => nullOn404(nomad.readNode(id)))));
+  }
+
+  get evaluation(): Loaders['evaluation'] {
+    const nomad = this.#nomad;
+    return (this.#evaluation ??= new DataLoader((ids) => readEach(ids, (id) => nullOn404(nomad.readEvaluation(id)))));
+  }
+
+  get allocationServices(): Loaders['allocationServices'] {
+    const nomad = this.#nomad;
+    return (this.#allocationServices ??= new DataLoader(
+      async (keys) => {
+        const jobs = [...new Map(keys.map((k) => [`${k.namespace}\u0000${k.jobId}`, k])).values()];
+        const perJob = await mapSettledLimit(jobs, READ_CONCURRENCY, (k) => nomad.jobServices(k.jobId, { namespace: k.namespace }));
+        const byJob = new Map(jobs.map((k, i) => [`${k.namespace}\u0000${k.jobId}`, perJob[i]]));
+        return keys.map((key) => {
+          const result = byJob.get(`${key.namespace}\u0000${key.jobId}`);
+          if (result === undefined) return new Error('unreachable: job batch missing');
+          if (result.status === 'rejected') return result.reason instanceof Error ? result.reason : new Error(String(result.reason));
+          return result.value.items.filter((s) => s.AllocID === key.allocId);
+        });
+      },
+      { cacheKeyFn: (key) => `${key.namespace}\u0000${key.jobId}\u0000${key.allocId}` },
+    ));
+  }
+}
+
 /** Loaders over one caller's client: every read is made with that caller's token and signal. */
 export function createLoaders(nomad: CallerNomadClient): Loaders {
-  // Each is made on first use: most operations use none or one of them, and an idle subscription
-  // (a context held for its lifetime) should not carry five empty caches.
-  let allocation: Loaders['allocation'] | undefined;
-  let job: Loaders['job'] | undefined;
-  let node: Loaders['node'] | undefined;
-  let evaluation: Loaders['evaluation'] | undefined;
-  let allocationServices: Loaders['allocationServices'] | undefined;
-  return {
-    get allocation() {
-      return (allocation ??= new DataLoader((ids) => readEach(ids, (id) => nullOn404(nomad.readAllocation(id)))));
-    },
-    get job() {
-      return (job ??= new DataLoader(
-        (keys) => readEach(keys, (key) => nullOn404(nomad.readJob(key.id, { namespace: key.namespace }))),
-        { cacheKeyFn: (key) => `${key.namespace}\u0000${key.id}` },
-      ));
-    },
-    get node() {
-      return (node ??= new DataLoader((ids) => readEach(ids, (id) => nullOn404(nomad.readNode(id)))));
-    },
-    get evaluation() {
-      return (evaluation ??= new DataLoader((ids) => readEach(ids, (id) => nullOn404(nomad.readEvaluation(id)))));
-    },
-    get allocationServices() {
-      return (allocationServices ??= new DataLoader(
-        async (keys) => {
-          const jobs = [...new Map(keys.map((k) => [`${k.namespace}\u0000${k.jobId}`, k])).values()];
-          const perJob = await mapSettledLimit(jobs, READ_CONCURRENCY, (k) => nomad.jobServices(k.jobId, { namespace: k.namespace }));
-          const byJob = new Map(jobs.map((k, i) => [`${k.namespace}\u0000${k.jobId}`, perJob[i]]));
-          return keys.map((key) => {
-            const result = byJob.get(`${key.namespace}\u0000${key.jobId}`);
-            if (result === undefined) return new Error('unreachable: job batch missing');
-            if (result.status === 'rejected') return result.reason instanceof Error ? result.reason : new Error(String(result.reason));
-            return result.value.items.filter((s) => s.AllocID === key.allocId);
-          });
-        },
-        { cacheKeyFn: (key) => `${key.namespace}\u0000${key.jobId}\u0000${key.allocId}` },
-      ));
-    },
-  };
+  return new LazyLoaders(nomad);
 }

@@ -58,29 +58,42 @@ interface SharedAnswer {
 
 type SubscribeResult = AsyncIterable<ExecutionResult> | ExecutionResult;
 
-/** The per-event results of `source`, in order; `return()` ends the source at once (a pending `next()` included). */
-function mapEvents(source: AsyncIterable<unknown>, answer: (event: unknown) => Promise<ExecutionResult>, operation: OperationDefinitionNode): AsyncIterableIterator<ExecutionResult> {
-  const events = source[Symbol.asyncIterator]();
-  const mapped: AsyncIterableIterator<ExecutionResult> = {
-    next: async () => {
-      let step: IteratorResult<unknown>;
-      try {
-        step = await events.next();
-      } catch (error) {
-        // As the reference engine reports a source that fails: an error located at the operation.
-        const cause = error instanceof Error ? error : new Error(String(error));
-        throw new GraphQLError(cause.message, { originalError: cause, nodes: [operation] });
-      }
-      if (step.done === true) return { value: undefined, done: true };
-      return { value: await answer(step.value), done: false };
-    },
-    return: async () => {
-      await events.return?.();
-      return { value: undefined, done: true };
-    },
-    [Symbol.asyncIterator]: () => mapped,
-  };
-  return mapped;
+/**
+ * The per-event results of a source stream, in order; `return()` ends the source at once (a
+ * pending `next()` included). A class: one is held per subscription, its methods on the prototype.
+ */
+class AnsweredEvents implements AsyncIterableIterator<ExecutionResult> {
+  readonly #events: AsyncIterator<unknown>;
+  readonly #answer: (event: unknown) => Promise<ExecutionResult>;
+  readonly #operation: OperationDefinitionNode;
+
+  constructor(source: AsyncIterable<unknown>, answer: (event: unknown) => Promise<ExecutionResult>, operation: OperationDefinitionNode) {
+    this.#events = source[Symbol.asyncIterator]();
+    this.#answer = answer;
+    this.#operation = operation;
+  }
+
+  async next(): Promise<IteratorResult<ExecutionResult>> {
+    let step: IteratorResult<unknown>;
+    try {
+      step = await this.#events.next();
+    } catch (error) {
+      // As the reference engine reports a source that fails: an error located at the operation.
+      const cause = error instanceof Error ? error : new Error(String(error));
+      throw new GraphQLError(cause.message, { originalError: cause, nodes: [this.#operation] });
+    }
+    if (step.done === true) return { value: undefined, done: true };
+    return { value: await this.#answer(step.value), done: false };
+  }
+
+  async return(): Promise<IteratorResult<ExecutionResult>> {
+    await this.#events.return?.();
+    return { value: undefined, done: true };
+  }
+
+  [Symbol.asyncIterator](): AsyncIterableIterator<ExecutionResult> {
+    return this;
+  }
 }
 
 /**
@@ -132,7 +145,7 @@ export function useSharedSubscriptionEvents<TContext extends Record<string, any>
     const text = args.document.loc?.source.body ?? print(args.document);
     const group = [schemaIdOf(args.schema), caller.key, args.operationName ?? '', JSON.stringify(args.variableValues ?? {}), text].join('\n');
     const run = (event: unknown) => async (): Promise<ExecutionResult> => execute({ ...args, rootValue: event });
-    return mapEvents(source, (event) => answerOnce(event, group, caller, run(event)), operation);
+    return new AnsweredEvents(source, (event) => answerOnce(event, group, caller, run(event)), operation);
   };
 
   return {
