@@ -178,7 +178,7 @@ export const SETTINGS = {
   CORS_ORIGINS: setting('CORS_ORIGINS', 'Comma-separated origins browsers may call from (no credentials either way).', 'any origin', text.transform((v) => v.split(',').map((o) => o.trim()).filter((o) => o !== '')).pipe(z.array(z.string().regex(/^https?:\/\/[^/\s]+$/, { error: 'must list origins such as https://ui.example.com' })).min(1))),
   TRUSTED_DOCUMENTS: setting('TRUSTED_DOCUMENTS', 'A JSON manifest { "<sha256>": "<document>" }: when set, /graphql runs only these, named by hash.', 'unset: any document', text),
   MAX_REQUEST_BYTES: setting('MAX_REQUEST_BYTES', 'Largest request body, in bytes.', '1048576', integer(1_024, 64 * 1024 * 1024)),
-  RATE_LIMIT_MUTATIONS_PER_MINUTE: setting('RATE_LIMIT_MUTATIONS_PER_MINUTE', 'Mutations per minute per token (per replica).', '600', integer(1, 1_000_000)),
+  RATE_LIMIT_MUTATIONS_PER_MINUTE: setting('RATE_LIMIT_MUTATIONS_PER_MINUTE', 'Mutations per minute per token (per replica); input to an open exec session (execInput, execResize) is not counted.', '600', integer(1, 1_000_000)),
   RATE_LIMIT_SUBSCRIPTIONS_PER_MINUTE: setting('RATE_LIMIT_SUBSCRIPTIONS_PER_MINUTE', 'New subscriptions and exec sessions per minute per token (per replica).', '600', integer(1, 1_000_000)),
   GRAPHQL_FAST_PATH: setting('GRAPHQL_FAST_PATH', 'Plain JSON queries and mutations skip yoga\'s request pipeline; recurring queries run compiled by graphql-jit; a subscription event is executed once for all equal subscribers. false: yoga\'s pipeline and executor for all.', 'true', boolean),
   OTEL_EXPORTER_OTLP_ENDPOINT: setting('OTEL_EXPORTER_OTLP_ENDPOINT', 'OpenTelemetry collector (OTLP/HTTP) base URL: traces go to <url>/v1/traces. Unset (and no traces endpoint): no tracing.', 'unset', httpUrl),

@@ -1,4 +1,4 @@
-import { GraphQLError, Kind, type ASTVisitor, type DefinitionNode, type ValidationContext } from 'graphql';
+import { GraphQLError, Kind, type ASTVisitor, type DefinitionNode, type OperationDefinitionNode, type ValidationContext } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import type { Context } from '../context.ts';
 import { ErrorCode, gatewayError } from '../error-codes.ts';
@@ -55,9 +55,24 @@ export function useIntrospectionSwitch(enabled: boolean): Plugin {
 }
 
 /**
+ * Mutations that only feed an exec session already open (keystrokes, terminal resizes): bounded by
+ * the session itself (opening one counts as a new subscription, and sessions per token are
+ * limited), and sent by a terminal as fast as a person types or a held key repeats (some 30 a
+ * second), so the per-minute mutation allowance meant for Nomad's state changes would cut a
+ * session off mid-use.
+ */
+const SESSION_INPUT_FIELDS = new Set(['execInput', 'execResize']);
+
+/** Whether every root selection of `operation` is a session input field (a fragment counts as not). */
+function onlyFeedsSessions(operation: OperationDefinitionNode): boolean {
+  return operation.selectionSet.selections.every((selection) => selection.kind === Kind.FIELD && SESSION_INPUT_FIELDS.has(selection.name.value));
+}
+
+/**
  * Per-token limits on mutations and on new subscriptions, over HTTP, SSE and WebSocket alike (it
  * hooks execution, which every transport goes through). Keyed by a digest of the token; callers
- * without a token share one bucket.
+ * without a token share one bucket. Mutations that only feed an open exec session are not counted
+ * (see {@link SESSION_INPUT_FIELDS}).
  */
 export function useRateLimits(options: Pick<SecurityOptions, 'mutationsPerMinute' | 'subscriptionsPerMinute'>): Plugin<Context> {
   const mutations = createRateLimiter({ perMinute: options.mutationsPerMinute });
@@ -80,7 +95,7 @@ export function useRateLimits(options: Pick<SecurityOptions, 'mutationsPerMinute
     onExecute: ({ args, setResultAndStopExecution }) => {
       const definitions: readonly DefinitionNode[] = args.document.definitions;
       const operation = definitions.find((d) => d.kind === Kind.OPERATION_DEFINITION && (args.operationName == null || d.name?.value === args.operationName));
-      if (operation?.kind !== Kind.OPERATION_DEFINITION || operation.operation !== 'mutation') return;
+      if (operation?.kind !== Kind.OPERATION_DEFINITION || operation.operation !== 'mutation' || onlyFeedsSessions(operation)) return;
       const refused = refusal('mutation', args.contextValue.token);
       if (refused !== undefined) setResultAndStopExecution(refused);
     },

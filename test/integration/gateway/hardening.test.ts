@@ -111,6 +111,33 @@ describe('a locked-down deployment', () => {
     expect((await stack.graphql('{ __typename }', {}, { 'x-nomad-token': 'token-a' })).errors).toBeUndefined();
   });
 
+  it('should not count mutations that only feed an exec session (a held key repeats some 30 times a second)', async () => {
+    const input = 'mutation($input: ExecInputInput!) { execInput(input: $input) { bytesWritten } }';
+    const resize = 'mutation($input: ExecResizeInput!) { execResize(input: $input) { sessionId } }';
+    const sessionId = 'ab'.repeat(16);
+    const token = { 'x-nomad-token': 'token-typing' };
+    for (let i = 0; i < 5; i++) {
+      const typed = await stack.graphql(input, { input: { sessionId, text: 'a' } }, token);
+      expect(typed.errors?.[0]?.extensions?.['code']).toBeDefined(); // no such session here
+      expect(typed.errors?.[0]?.extensions?.['code']).not.toBe('RATE_LIMITED');
+      const resized = await stack.graphql(resize, { input: { sessionId, height: 24, width: 80 } }, token);
+      expect(resized.errors?.[0]?.extensions?.['code']).not.toBe('RATE_LIMITED');
+    }
+    // A mutation that also does anything else is counted: two allowed (the limit here), then refused.
+    const mixed = `mutation($input: ExecInputInput!, $restart: RestartAllocationInput!) {
+      execInput(input: $input) { bytesWritten }
+      restartAllocation(input: $restart) { allocation { allocId } }
+    }`;
+    const running = [...stack.sim.store.allocs.values()].find((a) => a.ClientStatus === 'running');
+    if (running === undefined) throw new Error('no running allocation');
+    const codes = [];
+    for (let i = 0; i < 3; i++) {
+      const result = await stack.graphql(mixed, { input: { sessionId, text: 'a' }, restart: { id: running.ID } }, token);
+      codes.push(result.errors?.map((e) => e.extensions?.['code']) ?? []);
+    }
+    expect(codes[2]).toEqual(['RATE_LIMITED']);
+  });
+
   it('should limit new subscriptions per token over WebSocket too', async () => {
     const client = createClient({ url: `${stack.url.replace('http', 'ws')}/graphql`, webSocketImpl: WebSocket, retryAttempts: 0, connectionParams: { 'X-Nomad-Token': 'token-s' } });
     clients.push(client);
