@@ -17,10 +17,10 @@
  * - a document graphql-jit cannot compile stays on the reference engine.
  */
 import { getOperationAST, type DocumentNode, type ExecutionArgs, type ExecutionResult, type GraphQLSchema, type OperationDefinitionNode } from 'graphql';
-import { getVariableValues } from 'graphql/execution/values.js';
 import { compileQuery, isCompiledQuery, type CompiledQuery } from 'graphql-jit';
 import type { Plugin } from 'graphql-yoga';
 import { LRUCache } from 'lru-cache';
+import { refusesVariables } from './refused-variables.ts';
 
 export interface CompiledExecutionOptions {
   /** Runs of a query document (with one operation name) on the reference engine before it is compiled. @default 1 */
@@ -92,10 +92,7 @@ export function useCompiledExecution(options: CompiledExecutionOptions = {}): Pl
       const { compiled } = entry;
       if (compiled === null) return;
       // Variables the reference engine would refuse: it runs the operation, and says why in its words.
-      if ((operation.variableDefinitions?.length ?? 0) > 0) {
-        const coerced = getVariableValues(args.schema, operation.variableDefinitions ?? [], args.variableValues ?? {}, { maxErrors: 50 });
-        if (coerced.errors !== undefined) return;
-      }
+      if (refusesVariables(args, operation)) return;
       setExecuteFn((executionArgs) => runCompiled(compiled, executionArgs, executeFn) as ReturnType<typeof executeFn>);
     },
   };

@@ -33,8 +33,8 @@ import {
   type GraphQLSchema,
   type OperationDefinitionNode,
 } from 'graphql';
-import { getVariableValues } from 'graphql/execution/values.js';
 import type { Plugin } from 'graphql-yoga';
+import { refusesVariables } from './refused-variables.ts';
 
 /** Who is asking, as far as answers may differ between callers; see {@link SharedSubscriptionEventsOptions}. */
 export interface SubscriptionCaller {
@@ -135,10 +135,7 @@ export function useSharedSubscriptionEvents<TContext extends Record<string, any>
     const operation = getOperationAST(args.document, args.operationName);
     if (operation?.operation !== 'subscription') return reference(args) as Promise<SubscribeResult>;
     // Variables the reference engine would refuse: it answers, in its words.
-    if ((operation.variableDefinitions?.length ?? 0) > 0) {
-      const coerced = getVariableValues(args.schema, operation.variableDefinitions ?? [], args.variableValues ?? {}, { maxErrors: 50 });
-      if (coerced.errors !== undefined) return reference(args) as Promise<SubscribeResult>;
-    }
+    if (refusesVariables(args, operation)) return reference(args) as Promise<SubscribeResult>;
     const source = await createSourceEventStream(args);
     if (!(Symbol.asyncIterator in source)) return source;
     // A document's text, not its object: equal texts share, whether or not a parse cache handed out one object.
