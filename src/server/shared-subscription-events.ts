@@ -115,8 +115,11 @@ export function useSharedSubscriptionEvents<TContext extends Record<string, any>
   /** Per event object: its answers, by group key. */
   const answers = new WeakMap<object, Map<string, SharedAnswer>>();
 
-  const answerOnce = (event: unknown, group: string, caller: SubscriptionCaller, run: () => Promise<ExecutionResult>): Promise<ExecutionResult> => {
-    if (typeof event !== 'object' || event === null) return run();
+  /** One event executed as the spec's "ExecuteSubscriptionEvent": graphql-js's `execute`, the event as root value. */
+  const executeEvent = async (args: ExecutionArgs, event: unknown): Promise<ExecutionResult> => execute({ ...args, rootValue: event });
+
+  const answerOnce = (event: unknown, group: string, caller: SubscriptionCaller, args: ExecutionArgs): Promise<ExecutionResult> => {
+    if (typeof event !== 'object' || event === null) return executeEvent(args, event);
     let byGroup = answers.get(event);
     if (byGroup === undefined) {
       byGroup = new Map();
@@ -124,9 +127,9 @@ export function useSharedSubscriptionEvents<TContext extends Record<string, any>
     }
     const shared = byGroup.get(group);
     if (shared !== undefined) {
-      return shared.result.then((result) => (result.errors !== undefined && shared.signal?.aborted === true ? run() : result));
+      return shared.result.then((result) => (result.errors !== undefined && shared.signal?.aborted === true ? executeEvent(args, event) : result));
     }
-    const result = run();
+    const result = executeEvent(args, event);
     byGroup.set(group, { result, signal: caller.signal });
     return result;
   };
@@ -141,8 +144,7 @@ export function useSharedSubscriptionEvents<TContext extends Record<string, any>
     // A document's text, not its object: equal texts share, whether or not a parse cache handed out one object.
     const text = args.document.loc?.source.body ?? print(args.document);
     const group = [schemaIdOf(args.schema), caller.key, args.operationName ?? '', JSON.stringify(args.variableValues ?? {}), text].join('\n');
-    const run = (event: unknown) => async (): Promise<ExecutionResult> => execute({ ...args, rootValue: event });
-    return new AnsweredEvents(source, (event) => answerOnce(event, group, caller, run(event)), operation);
+    return new AnsweredEvents(source, (event) => answerOnce(event, group, caller, args), operation);
   };
 
   return {
